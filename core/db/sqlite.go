@@ -1,0 +1,341 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteDB is the SQLite driver. A file database has one writer connection
+// (every statement that is not a plain SELECT, and every transaction) and a
+// pool of read-only readers; WAL lets the readers run beside the writer. An
+// in-memory database has a single connection that does everything.
+//
+// Funnelling writes through one connection means our own writers queue in
+// database/sql instead of spinning on SQLITE_BUSY; busy_timeout and
+// BEGIN IMMEDIATE still protect against other processes on the same file.
+type sqliteDB struct {
+	writer *sql.DB
+	reader *sql.DB // == writer for in-memory databases
+	log    *slog.Logger
+}
+
+// sqlitePragmas are applied to every connection. busy_timeout comes first so
+// the others cannot fail on a locked file.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+// openSQLite opens target, either ":memory:" or a file path.
+func openSQLite(ctx context.Context, target string, o Options) (*sqliteDB, error) {
+	d := &sqliteDB{log: o.Logger}
+	if target == ":memory:" {
+		w, err := sql.Open("sqlite", ":memory:?"+sqlitePragmas)
+		if err != nil {
+			return nil, fmt.Errorf("opening sqlite: %w", err)
+		}
+		// One connection that never expires: it is the database.
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		d.writer, d.reader = w, w
+		if err := w.PingContext(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("opening sqlite: %w", sqliteErr(err))
+		}
+		return d, nil
+	}
+
+	if target == "" || strings.ContainsAny(target, "?#") {
+		return nil, fmt.Errorf("DATABASE_URL: invalid sqlite path %q", target)
+	}
+	if dir := filepath.Dir(target); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating sqlite directory: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", target+"?_pragma=journal_mode(WAL)&"+sqlitePragmas)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	// Connect the writer first: it switches the file to WAL before any
+	// reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite %s: %w", target, sqliteErr(err))
+	}
+
+	r, err := sql.Open("sqlite", target+"?"+sqlitePragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	n := o.MaxConns
+	if n <= 0 {
+		n = max(4, runtime.GOMAXPROCS(0))
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(5 * time.Minute)
+	d.writer, d.reader = w, r
+	return d, nil
+}
+
+// Dialect implements DB.
+func (d *sqliteDB) Dialect() Dialect { return SQLite }
+
+// Ping implements DB.
+func (d *sqliteDB) Ping(ctx context.Context) error {
+	if err := d.writer.PingContext(ctx); err != nil {
+		return sqliteErr(err)
+	}
+	return nil
+}
+
+// Close implements DB.
+func (d *sqliteDB) Close() error {
+	var err error
+	if d.reader != d.writer {
+		err = d.reader.Close()
+	}
+	return errors.Join(err, d.writer.Close())
+}
+
+// pick returns the pool a statement runs on: plain SELECTs go to the readers.
+func (d *sqliteDB) pick(query string) *sql.DB {
+	if d.reader != d.writer && isSelect(query) {
+		return d.reader
+	}
+	return d.writer
+}
+
+// Exec implements Querier.
+func (d *sqliteDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqliteExec(ctx, d.writer, query, args)
+}
+
+// Query implements Querier.
+func (d *sqliteDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return sqliteQuery(ctx, d.pick(query), query, args)
+}
+
+// QueryRow implements Querier.
+func (d *sqliteDB) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return (*sqliteRow)(d.pick(query).QueryRowContext(ctx, query, sqliteArgs(args)...))
+}
+
+// Tx implements DB.
+func (d *sqliteDB) Tx(ctx context.Context, fn func(tx Tx) error) error {
+	return retryTx(ctx, d.log, sqliteRetryable, func() error {
+		return d.tryTx(ctx, fn)
+	})
+}
+
+// tryTx runs fn once in a BEGIN IMMEDIATE transaction on the writer.
+func (d *sqliteDB) tryTx(ctx context.Context, fn func(tx Tx) error) error {
+	tx, err := d.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", sqliteErr(err))
+	}
+	done := false
+	defer func() {
+		if !done { // fn panicked: roll back while the panic unwinds
+			_ = tx.Rollback()
+		}
+	}()
+
+	err = fn((*sqliteTx)(tx))
+	done = true
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", sqliteErr(err))
+	}
+	return nil
+}
+
+// sqliteTx is a transaction on the writer connection.
+type sqliteTx sql.Tx
+
+// Dialect implements Tx.
+func (t *sqliteTx) Dialect() Dialect { return SQLite }
+
+// Exec implements Querier.
+func (t *sqliteTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqliteExec(ctx, (*sql.Tx)(t), query, args)
+}
+
+// Query implements Querier.
+func (t *sqliteTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return sqliteQuery(ctx, (*sql.Tx)(t), query, args)
+}
+
+// QueryRow implements Querier.
+func (t *sqliteTx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return (*sqliteRow)((*sql.Tx)(t).QueryRowContext(ctx, query, sqliteArgs(args)...))
+}
+
+// sqlRunner is what *sql.DB and *sql.Tx have in common.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func sqliteExec(ctx context.Context, r sqlRunner, query string, args []any) (int64, error) {
+	res, err := r.ExecContext(ctx, query, sqliteArgs(args)...)
+	if err != nil {
+		return 0, sqliteErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, sqliteErr(err)
+	}
+	return n, nil
+}
+
+func sqliteQuery(ctx context.Context, r sqlRunner, query string, args []any) (Rows, error) {
+	rows, err := r.QueryContext(ctx, query, sqliteArgs(args)...)
+	if err != nil {
+		return nil, sqliteErr(err)
+	}
+	return (*sqliteRows)(rows), nil
+}
+
+// sqliteRow maps errors and decodes timestamps on Scan.
+type sqliteRow sql.Row
+
+// Scan implements Row.
+func (r *sqliteRow) Scan(dest ...any) error {
+	err := scanText((*sql.Row)(r), dest)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNoRows
+	}
+	return sqliteErr(err)
+}
+
+// sqliteRows maps errors and decodes timestamps on Scan. sql.Rows.Close is
+// already idempotent.
+type sqliteRows sql.Rows
+
+// Next implements Rows.
+func (r *sqliteRows) Next() bool { return (*sql.Rows)(r).Next() }
+
+// Scan implements Rows.
+func (r *sqliteRows) Scan(dest ...any) error {
+	return sqliteErr(scanText((*sql.Rows)(r), dest))
+}
+
+// Err implements Rows.
+func (r *sqliteRows) Err() error { return sqliteErr((*sql.Rows)(r).Err()) }
+
+// Close implements Rows.
+func (r *sqliteRows) Close() { _ = (*sql.Rows)(r).Close() }
+
+// sqliteArgs converts time arguments to TimeLayout text so they compare
+// correctly with stored values. The slice is copied only when it holds a time.
+func sqliteArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		var s any
+		switch v := a.(type) {
+		case time.Time:
+			s = formatTime(v)
+		case *time.Time:
+			if v != nil {
+				s = formatTime(*v)
+			}
+		default:
+			if out != nil {
+				out[i] = a
+			}
+			continue
+		}
+		if out == nil {
+			out = make([]any, len(args))
+			copy(out, args[:i])
+		}
+		out[i] = s
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// isSelect reports whether query starts with the keyword SELECT, the only
+// statements routed to the read-only connections.
+func isSelect(query string) bool {
+	i := 0
+	for i < len(query) {
+		switch query[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		}
+		break
+	}
+	const kw = "select"
+	if len(query)-i < len(kw)+1 || !strings.EqualFold(query[i:i+len(kw)], kw) {
+		return false
+	}
+	switch query[i+len(kw)] {
+	case ' ', '\t', '\n', '\r', '*', '(':
+		return true
+	}
+	return false
+}
+
+// sqliteErr tags SQLite errors with the package sentinels.
+func sqliteErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return tag(ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY,
+			sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_DATATYPE:
+			return tag(ErrConstraint, err)
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN:
+			return tag(ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, sql.ErrConnDone) || err.Error() == "sql: database is closed" {
+		return tag(ErrUnavailable, err)
+	}
+	return err
+}
+
+// sqliteRetryable reports whether a transaction failed only because the
+// database was locked, so running it again may succeed.
+func sqliteRetryable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code() & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
