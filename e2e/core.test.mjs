@@ -220,7 +220,7 @@ describe('sessions', () => {
         // The old cookie must not work any more either.
         const r = await fetch(`${stack.authURL}/get-session`, { headers: { cookie: stolen } });
         assert.equal(r.status, 200);
-        assert.equal(await r.text(), 'null');
+        assert.equal(await r.json(), null);
     });
 
     test('dates on the wire are UTC ISO with milliseconds', async () => {

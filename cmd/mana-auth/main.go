@@ -44,8 +44,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		fmt.Fprintf(out, "mana-auth %s\nplugins: %s\n", version, strings.Join(pluginIDs(), ", "))
 		return nil
 	case "help", "--help", "-h":
-		fmt.Fprintln(out, "usage: mana-auth [serve | migrate up|status | version]")
+		fmt.Fprintln(out, "usage: mana-auth [serve | migrate up|status | version"+
+			pluginCommands()+"]")
 		return nil
+	}
+	if c, ok := commands[cmd]; ok {
+		a, err := build(ctx, getenv, true)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		return c(ctx, a, args, out)
 	}
 	return errors.New("unknown command " + cmd + " (try: serve, migrate, version)")
 }
@@ -60,4 +69,12 @@ func newLogger(level string, json bool, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, o))
 	}
 	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func pluginCommands() string {
+	var s string
+	for name := range commands {
+		s += " | " + name
+	}
+	return s
 }

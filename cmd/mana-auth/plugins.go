@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"sort"
 
 	"github.com/mana/mana-auth/core"
@@ -41,3 +43,11 @@ func buildPlugins(cfg *core.Config) []core.Plugin {
 	}
 	return ps
 }
+
+// command is a subcommand a plugin adds (vault rewrap, keys rotate). It
+// runs against a wired app whose migrations have been applied.
+type command func(ctx context.Context, a *app, args []string, out io.Writer) error
+
+var commands = map[string]command{}
+
+func registerCommand(name string, c command) { commands[name] = c }

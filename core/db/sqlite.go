@@ -28,6 +28,9 @@ type sqliteDB struct {
 	writer *sql.DB
 	reader *sql.DB // == writer for in-memory databases
 	log    *slog.Logger
+
+	wstmts *stmtCache
+	rstmts *stmtCache // == wstmts for in-memory databases
 }
 
 // sqlitePragmas are applied to every connection. busy_timeout comes first so
@@ -49,6 +52,8 @@ func openSQLite(ctx context.Context, target string, o Options) (*sqliteDB, error
 		w.SetConnMaxLifetime(0)
 		w.SetConnMaxIdleTime(0)
 		d.writer, d.reader = w, w
+		d.wstmts = newStmtCache(w)
+		d.rstmts = d.wstmts
 		if err := w.PingContext(ctx); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("opening sqlite: %w", sqliteErr(err))
@@ -91,6 +96,7 @@ func openSQLite(ctx context.Context, target string, o Options) (*sqliteDB, error
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(5 * time.Minute)
 	d.writer, d.reader = w, r
+	d.wstmts, d.rstmts = newStmtCache(w), newStmtCache(r)
 	return d, nil
 }
 
@@ -108,33 +114,57 @@ func (d *sqliteDB) Ping(ctx context.Context) error {
 // Close implements DB.
 func (d *sqliteDB) Close() error {
 	var err error
+	d.wstmts.close()
 	if d.reader != d.writer {
+		d.rstmts.close()
 		err = d.reader.Close()
 	}
 	return errors.Join(err, d.writer.Close())
 }
 
-// pick returns the pool a statement runs on: plain SELECTs go to the readers.
-func (d *sqliteDB) pick(query string) *sql.DB {
-	if d.reader != d.writer && isSelect(query) {
-		return d.reader
+// stmt returns the prepared statement for query on the pool it runs on:
+// plain SELECTs go to the readers, everything else to the writer. With a
+// full cache it returns the pool itself, unprepared.
+func (d *sqliteDB) stmt(ctx context.Context, query string, write bool) (sqlRunner, error) {
+	pool, cache := d.writer, d.wstmts
+	if !write && d.reader != d.writer && isSelect(query) {
+		pool, cache = d.reader, d.rstmts
 	}
-	return d.writer
+	st, err := cache.get(ctx, query)
+	if err != nil {
+		return nil, sqliteErr(err)
+	}
+	if st == nil {
+		return stmtRunner{pool, query}, nil
+	}
+	return (*preparedRunner)(st), nil
 }
 
 // Exec implements Querier.
 func (d *sqliteDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return sqliteExec(ctx, d.writer, query, args)
+	r, err := d.stmt(ctx, query, true)
+	if err != nil {
+		return 0, err
+	}
+	return sqliteExec(ctx, r, args)
 }
 
 // Query implements Querier.
 func (d *sqliteDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	return sqliteQuery(ctx, d.pick(query), query, args)
+	r, err := d.stmt(ctx, query, false)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteQuery(ctx, r, args)
 }
 
 // QueryRow implements Querier.
 func (d *sqliteDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	return (*sqliteRow)(d.pick(query).QueryRowContext(ctx, query, sqliteArgs(args)...))
+	r, err := d.stmt(ctx, query, false)
+	if err != nil {
+		return errRow{err}
+	}
+	return (*sqliteRow)(r.QueryRowContext(ctx, sqliteArgs(args)...))
 }
 
 // Tx implements DB.
@@ -175,14 +205,18 @@ type sqliteTx sql.Tx
 // Dialect implements Tx.
 func (t *sqliteTx) Dialect() Dialect { return SQLite }
 
+// Transactions run unprepared statements: a statement prepared on the pool
+// would be prepared again on the transaction's connection anyway unless it
+// happened to run there before.
+
 // Exec implements Querier.
 func (t *sqliteTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return sqliteExec(ctx, (*sql.Tx)(t), query, args)
+	return sqliteExec(ctx, txRunner{(*sql.Tx)(t), query}, args)
 }
 
 // Query implements Querier.
 func (t *sqliteTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	return sqliteQuery(ctx, (*sql.Tx)(t), query, args)
+	return sqliteQuery(ctx, txRunner{(*sql.Tx)(t), query}, args)
 }
 
 // QueryRow implements Querier.
@@ -190,14 +224,66 @@ func (t *sqliteTx) QueryRow(ctx context.Context, query string, args ...any) Row 
 	return (*sqliteRow)((*sql.Tx)(t).QueryRowContext(ctx, query, sqliteArgs(args)...))
 }
 
-// sqlRunner is what *sql.DB and *sql.Tx have in common.
+// sqlRunner runs one statement, prepared or not.
 type sqlRunner interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
 }
 
-func sqliteExec(ctx context.Context, r sqlRunner, query string, args []any) (int64, error) {
-	res, err := r.ExecContext(ctx, query, sqliteArgs(args)...)
+// preparedRunner is a cached prepared statement.
+type preparedRunner sql.Stmt
+
+func (p *preparedRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return (*sql.Stmt)(p).ExecContext(ctx, args...)
+}
+
+func (p *preparedRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return (*sql.Stmt)(p).QueryContext(ctx, args...)
+}
+
+func (p *preparedRunner) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return (*sql.Stmt)(p).QueryRowContext(ctx, args...)
+}
+
+// stmtRunner is a statement run directly on a pool.
+type stmtRunner struct {
+	db    *sql.DB
+	query string
+}
+
+func (s stmtRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.query, args...)
+}
+
+func (s stmtRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.query, args...)
+}
+
+func (s stmtRunner) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.query, args...)
+}
+
+// txRunner is a statement run in a transaction.
+type txRunner struct {
+	tx    *sql.Tx
+	query string
+}
+
+func (t txRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.query, args...)
+}
+
+func (t txRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.query, args...)
+}
+
+func (t txRunner) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.query, args...)
+}
+
+func sqliteExec(ctx context.Context, r sqlRunner, args []any) (int64, error) {
+	res, err := r.ExecContext(ctx, sqliteArgs(args)...)
 	if err != nil {
 		return 0, sqliteErr(err)
 	}
@@ -208,13 +294,19 @@ func sqliteExec(ctx context.Context, r sqlRunner, query string, args []any) (int
 	return n, nil
 }
 
-func sqliteQuery(ctx context.Context, r sqlRunner, query string, args []any) (Rows, error) {
-	rows, err := r.QueryContext(ctx, query, sqliteArgs(args)...)
+func sqliteQuery(ctx context.Context, r sqlRunner, args []any) (Rows, error) {
+	rows, err := r.QueryContext(ctx, sqliteArgs(args)...)
 	if err != nil {
 		return nil, sqliteErr(err)
 	}
 	return (*sqliteRows)(rows), nil
 }
+
+// errRow is a Row whose statement could not even be prepared.
+type errRow struct{ err error }
+
+// Scan implements Row.
+func (r errRow) Scan(...any) error { return r.err }
 
 // sqliteRow maps errors and decodes timestamps on Scan.
 type sqliteRow sql.Row

@@ -75,8 +75,9 @@ func TestSMTPRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.User != tc.user {
-				t.Errorf("authenticated as %q, want %q", r.User, tc.user)
+			if r.User != tc.user || r.TLS {
+				t.Errorf("user %q, TLS %v; want %q over plain text", r.User, r.TLS,
+					tc.user)
 			}
 			if r.From != "noreply@mana.how" {
 				t.Errorf("envelope from = %q", r.From)
@@ -261,6 +262,51 @@ func TestSMTPHonoursContext(t *testing.T) {
 			t.Errorf("Send took %v after its context ended", d)
 		}
 	})
+}
+
+func TestSMTPOverTLS(t *testing.T) {
+	cases := []struct {
+		mode string
+		opt  mailtest.Option
+	}{
+		{mail.TLSStartTLS, mailtest.WithSTARTTLS()},
+		{mail.TLSImplicit, mailtest.WithImplicitTLS()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode, func(t *testing.T) {
+			srv := mailtest.Start(t, tc.opt, mailtest.WithAuth("mailer", "pw"))
+			host, port := srv.Addr()
+			cfg := mail.SMTPConfig{
+				Host: host, Port: port, User: "mailer", Pass: "pw",
+				From: testFrom, TLS: tc.mode, Timeout: 5 * time.Second,
+			}
+			m := mail.Message{To: "a@example.com", Subject: "s", Text: "x"}
+
+			// Without the test root, the certificate must be refused.
+			s, err := mail.NewSMTP(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(waitCtx(t), m); err == nil {
+				t.Fatal("sent to a server with an untrusted certificate")
+			}
+
+			cfg.RootCAs = srv.RootCAs()
+			if s, err = mail.NewSMTP(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(waitCtx(t), m); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			r, err := srv.Wait(waitCtx(t), "a@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.TLS || r.User != "mailer" {
+				t.Errorf("TLS = %v, user = %q; want TLS and mailer", r.TLS, r.User)
+			}
+		})
+	}
 }
 
 func TestSMTPNeverDowngrades(t *testing.T) {

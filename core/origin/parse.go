@@ -23,8 +23,8 @@ type parsedURL struct {
 // parseURL reads raw strictly. It refuses, rather than guesses at, anything
 // that browsers and Go's net/url might read differently: control characters,
 // spaces, backslashes, non-ASCII bytes, bad percent escapes, userinfo,
-// percent signs in the authority, malformed ports, and host names that a browser would read as
-// an IPv4 number ("1.2.3", "0x7f.1").
+// percent signs in the authority, malformed ports, and host names that a
+// browser would read as an IPv4 number ("1.2.3", "0x7f.1").
 func parseURL(raw string) (parsedURL, bool) {
 	var u parsedURL
 	if len(raw) == 0 || len(raw) > maxURLLen {

@@ -1,21 +1,29 @@
 // Package mailtest runs a real SMTP server (github.com/emersion/go-smtp)
 // inside a test process, so that mail-sending code is tested over the wire:
-// plain connections, optional AUTH PLAIN, and MIME parsing of what arrives.
+// plain connections by default, optionally STARTTLS or implicit TLS with a
+// throwaway certificate, optional AUTH PLAIN, and MIME parsing of what
+// arrives.
 //
-// Shortcoming: the server speaks plain SMTP only (no STARTTLS or implicit
-// TLS), and text parts are assumed to be UTF-8 whatever their charset says;
-// adding TLS would need a throwaway certificate that the sender trusts.
+// Shortcoming: text parts are assumed to be UTF-8 whatever their charset
+// says; other charsets would need golang.org/x/text decoders.
 package mailtest
 
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -42,6 +50,8 @@ type Received struct {
 	// User is the AUTH PLAIN user name, "" when the client did not
 	// authenticate.
 	User string
+	// TLS reports whether the message arrived over TLS.
+	TLS bool
 	// Header is the parsed message header.
 	Header mail.Header
 	// Subject is the decoded Subject header.
@@ -61,6 +71,9 @@ type Server struct {
 	user string
 	pass string
 
+	tlsMode string // "", "starttls" or "implicit"
+	roots   *x509.CertPool
+
 	mu     sync.Mutex
 	msgs   []Received
 	taken  map[string]int // per lower-case address: messages Wait returned
@@ -75,6 +88,18 @@ type Option func(*Server)
 // are accepted, but not required.
 func WithAuth(user, pass string) Option {
 	return func(s *Server) { s.user, s.pass = user, pass }
+}
+
+// WithSTARTTLS makes the server offer STARTTLS with a self-signed
+// certificate for 127.0.0.1; trust it through RootCAs.
+func WithSTARTTLS() Option {
+	return func(s *Server) { s.tlsMode = "starttls" }
+}
+
+// WithImplicitTLS makes the server speak TLS from the first byte (SMTPS),
+// with a self-signed certificate for 127.0.0.1; trust it through RootCAs.
+func WithImplicitTLS() Option {
+	return func(s *Server) { s.tlsMode = "implicit" }
 }
 
 // Start runs a server on 127.0.0.1 with a free port and closes it in
@@ -94,9 +119,22 @@ func Start(t testing.TB, opts ...Option) *Server {
 	addr := ln.Addr().(*net.TCPAddr)
 	s.host, s.port = addr.IP.String(), addr.Port
 
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s}, nil
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s, conn: c}, nil
 	}))
+	if s.tlsMode != "" {
+		cfg, roots, err := selfSigned()
+		if err != nil {
+			ln.Close()
+			t.Fatalf("mailtest: certificate: %v", err)
+		}
+		s.roots = roots
+		if s.tlsMode == "implicit" {
+			ln = tls.NewListener(ln, cfg)
+		} else {
+			srv.TLSConfig = cfg
+		}
+	}
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 30 * time.Second
@@ -114,6 +152,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 // Addr returns the host and port to connect to.
 func (s *Server) Addr() (host string, port int) {
 	return s.host, s.port
+}
+
+// RootCAs returns a pool holding the server's certificate, or nil for a
+// plain server.
+func (s *Server) RootCAs() *x509.CertPool {
+	return s.roots
 }
 
 // Wait returns the next message addressed to to (compared
@@ -218,6 +262,7 @@ func ExtractURL(text, prefix string) string {
 // session is one SMTP connection.
 type session struct {
 	srv  *Server
+	conn *smtp.Conn
 	user string
 	auth bool
 	from string
@@ -271,6 +316,7 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	rec.From, rec.To, rec.User = ss.from, slices.Clone(ss.to), ss.user
+	_, rec.TLS = ss.conn.TLSConnectionState()
 	ss.srv.add(rec)
 	return nil
 }
@@ -368,4 +414,41 @@ func decode(cte string, body io.Reader) (string, error) {
 		return "", err
 	}
 	return strings.ReplaceAll(string(b), "\r\n", "\n"), nil
+}
+
+// selfSigned makes a throwaway ECDSA certificate for 127.0.0.1 and
+// localhost, valid for a day.
+func selfSigned() (*tls.Config, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "mailtest"},
+		NotBefore:             time.Now().Add(-time.Minute),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}
+	return cfg, roots, nil
 }
