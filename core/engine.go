@@ -33,6 +33,8 @@ type Engine struct {
 	Metrics   *Metrics
 	// Cache, when set, caches session lookups (Redis or in-process).
 	Cache SessionCache
+	// Failures counts failed sign-ins per account (Redis when configured).
+	Failures FailureStore
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -43,7 +45,6 @@ type Engine struct {
 	sessSel   string // SELECT list of sessions (alias s)
 	listeners []EventListener
 	gates     []SignInGate
-	fails     *failures
 	bg        sync.WaitGroup
 }
 
@@ -77,12 +78,12 @@ func New(cfg *Config, d db.DB, o Options) (*Engine, error) {
 		Passwords: password.New(password.Options{
 			MinLength: cfg.Session.MinPasswordLen, MaxLength: cfg.Session.MaxPasswordLen,
 		}),
-		Mail:    o.Mail,
-		Origins: orig,
-		Log:     o.Logger,
-		Now:     db.Now,
-		plugins: o.Plugins,
-		fails:   newFailures(),
+		Mail:     o.Mail,
+		Origins:  orig,
+		Log:      o.Logger,
+		Now:      db.Now,
+		plugins:  o.Plugins,
+		Failures: NewMemoryFailures(),
 	}
 	if e.Mail == nil {
 		e.Mail = mail.NewLog(o.Logger)

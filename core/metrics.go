@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/mana/mana-auth/core/db"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -10,6 +11,7 @@ type Metrics struct {
 	signUps         *prometheus.CounterVec
 	sessionsCreated prometheus.Counter
 	hashesInFlight  prometheus.GaugeFunc
+	throttled       prometheus.Counter
 }
 
 func newMetrics(e *Engine, reg prometheus.Registerer) *Metrics {
@@ -27,9 +29,28 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *Metrics {
 			Name: "mana_auth_password_hashes_in_flight",
 			Help: "Password hashes being computed right now.",
 		}, func() float64 { return float64(e.Passwords.InFlight()) }),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mana_auth_sign_in_throttled_total",
+			Help: "Sign-ins refused by the per-account failure throttle.",
+		}),
+	}
+	pool := func(name, help string, f func(db.PoolStats) int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(db.Stats(e.DB))) })
 	}
 	if reg != nil {
-		reg.MustRegister(m.signIns, m.signUps, m.sessionsCreated, m.hashesInFlight)
+		reg.MustRegister(
+			pool("mana_auth_db_connections_open", "Database connections open.",
+				func(s db.PoolStats) int { return s.Open }),
+			pool("mana_auth_db_connections_in_use", "Database connections in use.",
+				func(s db.PoolStats) int { return s.InUse }),
+			pool("mana_auth_db_connections_idle", "Database connections idle.",
+				func(s db.PoolStats) int { return s.Idle }),
+			pool("mana_auth_db_connections_max", "Database connection limit.",
+				func(s db.PoolStats) int { return s.Max }),
+		)
+		reg.MustRegister(m.signIns, m.signUps, m.sessionsCreated, m.hashesInFlight,
+			m.throttled)
 	}
 	return m
 }

@@ -12,10 +12,12 @@ import (
 
 // SessionCache caches session lookups by token. Implementations must make
 // Delete and DeleteUser take effect before they return, so a revoked
-// session is never served again.
+// session is never served again, and must refuse a Set whose data was
+// loaded (loadedAt) before a Delete or DeleteUser that concerns it, so a
+// lookup racing a revocation cannot put the session back.
 type SessionCache interface {
 	Get(ctx context.Context, token string) (*SessionWithUser, bool)
-	Set(ctx context.Context, sw *SessionWithUser, ttl time.Duration)
+	Set(ctx context.Context, sw *SessionWithUser, ttl time.Duration, loadedAt time.Time)
 	Delete(ctx context.Context, userID string, tokens ...string)
 	DeleteUser(ctx context.Context, userID string)
 }
@@ -126,6 +128,7 @@ func (e *Engine) LookupSession(ctx context.Context, token string, noRefresh,
 		}
 	}
 	if s == nil {
+		loadedAt := time.Now()
 		var err error
 		s, u, err = e.sessionByToken(ctx, e.DB, token)
 		if errors.Is(err, db.ErrNoRows) {
@@ -135,7 +138,7 @@ func (e *Engine) LookupSession(ctx context.Context, token string, noRefresh,
 			return SessionState{}, e.dbError(ctx, "lookup session", err)
 		}
 		if e.Cache != nil && s.ExpiresAt.After(now) {
-			e.Cache.Set(ctx, &SessionWithUser{s, u}, s.ExpiresAt.Sub(now))
+			e.Cache.Set(ctx, &SessionWithUser{s, u}, s.ExpiresAt.Sub(now), loadedAt)
 		}
 	}
 	if !s.ExpiresAt.After(now) {
@@ -149,6 +152,7 @@ func (e *Engine) LookupSession(ctx context.Context, token string, noRefresh,
 		return st, nil
 	}
 	exp := now.Add(cfg.ExpiresIn)
+	loadedAt := time.Now()
 	n, err := e.DB.Exec(ctx, "UPDATE sessions SET expires_at = $1, updated_at = $2 "+
 		"WHERE token = $3", exp, now, token)
 	if err != nil {
@@ -161,7 +165,7 @@ func (e *Engine) LookupSession(ctx context.Context, token string, noRefresh,
 	c.ExpiresAt, c.UpdatedAt = exp, now
 	st.Session, st.Refreshed = &c, true
 	if e.Cache != nil {
-		e.Cache.Set(ctx, &SessionWithUser{st.Session, u}, cfg.ExpiresIn)
+		e.Cache.Set(ctx, &SessionWithUser{st.Session, u}, cfg.ExpiresIn, loadedAt)
 	}
 	return st, nil
 }

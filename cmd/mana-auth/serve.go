@@ -17,6 +17,7 @@ import (
 	"github.com/mana/mana-auth/core"
 	"github.com/mana/mana-auth/core/db"
 	"github.com/mana/mana-auth/core/mail"
+	"github.com/mana/mana-auth/core/redisstore"
 	"github.com/mana/mana-auth/migrations"
 	"github.com/mana/mana-auth/transport"
 )
@@ -94,6 +95,8 @@ func (a *app) wire(ctx context.Context, applyMigrations bool) error {
 		}
 		a.redis = redis.NewClient(opt)
 		counter = transport.NewRedisCounter(a.redis)
+		e.Cache = redisstore.NewSessionCache(a.redis, a.log)
+		e.Failures = redisstore.NewFailures(a.redis)
 	}
 	var limiter *transport.Limiter
 	if a.cfg.RateLimit {

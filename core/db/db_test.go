@@ -218,7 +218,8 @@ func TestTimeComparison(t *testing.T) {
 			})
 		}
 
-		rows, err := d.Query(context.Background(), `SELECT id FROM items ORDER BY at DESC`)
+		rows, err := d.Query(context.Background(),
+			`SELECT id FROM items ORDER BY at DESC`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,6 +363,16 @@ func TestTx(t *testing.T) {
 		if n := count(t, d, `SELECT count(*) FROM items`); n != 0 {
 			t.Errorf("%d rows survived rollback", n)
 		}
+		// Had the transactions stayed open, their locks would block these.
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		for _, id := range []string{"err", "panic"} {
+			_, err := d.Exec(short, `INSERT INTO items (id) VALUES ($1)`, id)
+			if err != nil {
+				t.Fatalf("insert %s after rollback: %v", id, err)
+			}
+		}
+		exec(t, d, `DELETE FROM items`)
 
 		// The connection is usable again and commits work.
 		if err := d.Tx(ctx, func(tx db.Tx) error {
@@ -505,7 +516,8 @@ func TestConsumeOnce(t *testing.T) {
 				close(start)
 				wg.Wait()
 				if wins.Load() != 1 || losses.Load() != 19 {
-					t.Errorf("%d wins, %d losses; want 1 and 19", wins.Load(), losses.Load())
+					t.Errorf("%d wins, %d losses; want 1 and 19",
+						wins.Load(), losses.Load())
 				}
 			})
 		}
@@ -619,6 +631,26 @@ func TestMemory(t *testing.T) {
 	if _, err := b.Exec(ctx, `SELECT count(*) FROM users`); err == nil {
 		t.Error("second in-memory database sees the first one's tables")
 	}
+
+	// A query while another one's rows are open must not wait for itself.
+	rows, err := a.Query(ctx, `SELECT id FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var email string
+		err := a.QueryRow(short, `SELECT email FROM users WHERE id = $1`, id).Scan(&email)
+		cancel()
+		if err != nil || email != "ada@example.com" {
+			t.Fatalf("nested QueryRow = %q, %v", email, err)
+		}
+	}
+	rows.Close()
 
 	var wg sync.WaitGroup
 	for i := range 20 {

@@ -29,7 +29,8 @@ func TestParseTime(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := parseTime(c.in)
 			if (err == nil) != c.ok || !got.Equal(c.want) {
-				t.Errorf("parseTime(%q) = %v, %v; want %v, ok=%v", c.in, got, err, c.want, c.ok)
+				t.Errorf("parseTime(%q) = %v, %v; want %v, ok=%v",
+					c.in, got, err, c.want, c.ok)
 			}
 			if err == nil && got.Location() != time.UTC {
 				t.Errorf("location %v, want UTC", got.Location())

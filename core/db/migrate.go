@@ -38,6 +38,10 @@ var ownerName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 // lock per set and schema makes instances that start together apply each
 // migration once; the others wait and then find nothing to do. On SQLite the
 // single writer connection serialises migrations within a process.
+//
+// Two processes migrating one SQLite file at the same moment are not
+// coordinated: the loser fails on the duplicate DDL (nothing is applied
+// twice) and must be restarted; a file lock around Up would fix that.
 func Migrate(ctx context.Context, d DB, sets ...MigrationSet) error {
 	for _, set := range sets {
 		p, err := provider(d, set, true)
@@ -54,7 +58,8 @@ func Migrate(ctx context.Context, d DB, sets ...MigrationSet) error {
 // MigrationStatus reports, per set in the order given, which migration
 // versions are applied and which are pending. It creates a set's version
 // table if it is missing.
-func MigrationStatus(ctx context.Context, d DB, sets ...MigrationSet) ([]SetStatus, error) {
+func MigrationStatus(ctx context.Context, d DB,
+	sets ...MigrationSet) ([]SetStatus, error) {
 	out := make([]SetStatus, 0, len(sets))
 	for _, set := range sets {
 		p, err := provider(d, set, true)

@@ -122,6 +122,11 @@ func TestMigrateConcurrently(t *testing.T) {
 			instances[1] = dbtest.Reopen(t, d)
 		}
 		sets := []db.MigrationSet{migrations.Core, extraSet(true)}
+		// Create the version tables first, so both instances find them and
+		// race on the migrations themselves.
+		if _, err := db.MigrationStatus(ctx, d, sets...); err != nil {
+			t.Fatal(err)
+		}
 
 		var wg sync.WaitGroup
 		errs := make([]error, len(instances))

@@ -30,8 +30,12 @@ const DefaultSchema = "auth"
 //     created if missing and set as search_path on every connection.
 //   - "sqlite:path": a SQLite file (its directory is created) in WAL mode,
 //     with foreign keys on, a 5 s busy timeout and synchronous=NORMAL.
-//   - "sqlite::memory:": a private in-memory SQLite database on a single
-//     connection, gone when the DB is closed.
+//   - "sqlite::memory:": a private in-memory SQLite database, gone when the
+//     DB is closed.
+//
+// SQLite runs every statement other than a plain SELECT, and every
+// transaction, on a single writer connection: inside Tx use only the Tx, and
+// close Rows before writing through the DB, or the call waits for itself.
 //
 // Errors that mean the server cannot be reached wrap ErrUnavailable.
 func Open(ctx context.Context, url string, o Options) (DB, error) {

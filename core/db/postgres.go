@@ -105,6 +105,7 @@ func (d *pgDB) Ping(ctx context.Context) error { return pgErr(d.pool.Ping(ctx)) 
 
 // Close implements DB.
 func (d *pgDB) Close() error {
+	d.sqlOnce.Do(func() {}) // no database/sql view after this point
 	var err error
 	if d.sqlDB != nil {
 		err = d.sqlDB.Close()

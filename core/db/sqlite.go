@@ -10,27 +10,27 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// sqliteDB is the SQLite driver. A file database has one writer connection
-// (every statement that is not a plain SELECT, and every transaction) and a
-// pool of read-only readers; WAL lets the readers run beside the writer. An
-// in-memory database has a single connection that does everything.
+// sqliteDB is the SQLite driver. It has one writer connection (every
+// statement that is not a plain SELECT, and every transaction) and a pool of
+// read-only readers. For files, WAL lets the readers run beside the writer.
 //
 // Funnelling writes through one connection means our own writers queue in
 // database/sql instead of spinning on SQLITE_BUSY; busy_timeout and
 // BEGIN IMMEDIATE still protect against other processes on the same file.
 type sqliteDB struct {
 	writer *sql.DB
-	reader *sql.DB // == writer for in-memory databases
+	reader *sql.DB
 	log    *slog.Logger
 
 	wstmts *stmtCache
-	rstmts *stmtCache // == wstmts for in-memory databases
+	rstmts *stmtCache
 }
 
 // sqlitePragmas are applied to every connection. busy_timeout comes first so
@@ -38,52 +38,51 @@ type sqliteDB struct {
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
+// memSeq numbers in-memory databases, which must have distinct names.
+var memSeq atomic.Uint64
+
 // openSQLite opens target, either ":memory:" or a file path.
+//
+// An in-memory database lives in SQLite's memdb VFS under a name unique to
+// this Open, so the writer and the readers share it (a plain ":memory:"
+// would give each connection its own). It has no WAL: a writer commits only
+// once running reads finish. It lasts while the writer connection is open.
 func openSQLite(ctx context.Context, target string, o Options) (*sqliteDB, error) {
-	d := &sqliteDB{log: o.Logger}
+	var base, writerDSN string
 	if target == ":memory:" {
-		w, err := sql.Open("sqlite", ":memory:?"+sqlitePragmas)
-		if err != nil {
-			return nil, fmt.Errorf("opening sqlite: %w", err)
+		base = fmt.Sprintf("file:/mana-auth-%d-%d?vfs=memdb&", os.Getpid(),
+			memSeq.Add(1))
+		writerDSN = base + sqlitePragmas
+	} else {
+		if target == "" || strings.ContainsAny(target, "?#") {
+			return nil, fmt.Errorf("DATABASE_URL: invalid sqlite path %q", target)
 		}
-		// One connection that never expires: it is the database.
-		w.SetMaxOpenConns(1)
-		w.SetMaxIdleConns(1)
-		w.SetConnMaxLifetime(0)
-		w.SetConnMaxIdleTime(0)
-		d.writer, d.reader = w, w
-		d.wstmts = newStmtCache(w)
-		d.rstmts = d.wstmts
-		if err := w.PingContext(ctx); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("opening sqlite: %w", sqliteErr(err))
+		if dir := filepath.Dir(target); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("creating sqlite directory: %w", err)
+			}
 		}
-		return d, nil
+		base = target + "?"
+		writerDSN = base + "_pragma=journal_mode(WAL)&" + sqlitePragmas
 	}
 
-	if target == "" || strings.ContainsAny(target, "?#") {
-		return nil, fmt.Errorf("DATABASE_URL: invalid sqlite path %q", target)
-	}
-	if dir := filepath.Dir(target); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating sqlite directory: %w", err)
-		}
-	}
-	w, err := sql.Open("sqlite", target+"?_pragma=journal_mode(WAL)&"+sqlitePragmas)
+	w, err := sql.Open("sqlite", writerDSN)
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite: %w", err)
 	}
+	// One writer that never expires; for memory it keeps the database alive.
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	// Connect the writer first: it switches the file to WAL before any
-	// reader opens it.
+	w.SetConnMaxIdleTime(0)
+	// Connect the writer first: it switches a file to WAL before any reader
+	// opens it.
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", target, sqliteErr(err))
 	}
 
-	r, err := sql.Open("sqlite", target+"?"+sqlitePragmas+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", base+sqlitePragmas+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening sqlite: %w", err)
@@ -95,9 +94,13 @@ func openSQLite(ctx context.Context, target string, o Options) (*sqliteDB, error
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(5 * time.Minute)
-	d.writer, d.reader = w, r
-	d.wstmts, d.rstmts = newStmtCache(w), newStmtCache(r)
-	return d, nil
+	return &sqliteDB{
+		writer: w,
+		reader: r,
+		log:    o.Logger,
+		wstmts: newStmtCache(w),
+		rstmts: newStmtCache(r),
+	}, nil
 }
 
 // Dialect implements DB.
@@ -113,21 +116,18 @@ func (d *sqliteDB) Ping(ctx context.Context) error {
 
 // Close implements DB.
 func (d *sqliteDB) Close() error {
-	var err error
 	d.wstmts.close()
-	if d.reader != d.writer {
-		d.rstmts.close()
-		err = d.reader.Close()
-	}
-	return errors.Join(err, d.writer.Close())
+	d.rstmts.close()
+	return errors.Join(d.reader.Close(), d.writer.Close())
 }
 
 // stmt returns the prepared statement for query on the pool it runs on:
 // plain SELECTs go to the readers, everything else to the writer. With a
 // full cache it returns the pool itself, unprepared.
-func (d *sqliteDB) stmt(ctx context.Context, query string, write bool) (sqlRunner, error) {
+func (d *sqliteDB) stmt(ctx context.Context, query string,
+	write bool) (sqlRunner, error) {
 	pool, cache := d.writer, d.wstmts
-	if !write && d.reader != d.writer && isSelect(query) {
+	if !write && isSelect(query) {
 		pool, cache = d.reader, d.rstmts
 	}
 	st, err := cache.get(ctx, query)
@@ -234,11 +234,13 @@ type sqlRunner interface {
 // preparedRunner is a cached prepared statement.
 type preparedRunner sql.Stmt
 
-func (p *preparedRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+func (p *preparedRunner) ExecContext(ctx context.Context,
+	args ...any) (sql.Result, error) {
 	return (*sql.Stmt)(p).ExecContext(ctx, args...)
 }
 
-func (p *preparedRunner) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+func (p *preparedRunner) QueryContext(ctx context.Context,
+	args ...any) (*sql.Rows, error) {
 	return (*sql.Stmt)(p).QueryContext(ctx, args...)
 }
 

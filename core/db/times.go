@@ -24,13 +24,19 @@ func parseTime(s string) (time.Time, error) {
 	if t, ok := parseLayout(s); ok {
 		return t, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999"} {
+	for _, layout := range fallbackLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("db: cannot parse %q as a timestamp", s)
+}
+
+// fallbackLayouts are tried, in order, for text that is not in TimeLayout.
+var fallbackLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
 }
 
 // parseLayout decodes exactly TimeLayout without allocating.
@@ -98,7 +104,8 @@ func (s *timeScanner) Scan(src any) error {
 		return err
 	}
 	if s.pt != nil {
-		*s.pt = &t
+		tt := t // only the nullable destination needs a heap copy
+		*s.pt = &tt
 		return nil
 	}
 	*s.t = t

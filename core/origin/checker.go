@@ -30,6 +30,7 @@ var blockedSchemes = []string{
 // it with New; the zero value trusts nothing. It is immutable and safe for
 // concurrent use.
 type Checker struct {
+	canon   map[string]struct{}    // Origins(), for a parse-free fast path
 	exact   map[webOrigin]struct{} // exact http and https origins
 	hosts   []hostPattern          // http and https wildcards
 	custom  []customPattern        // custom schemes
@@ -67,7 +68,10 @@ type customPattern struct {
 // list is harmless. A bad base URL returns ErrInvalidBaseURL; the first bad
 // entry returns ErrInvalidPattern with the entry and the reason.
 func New(baseURL string, trusted []string) (*Checker, error) {
-	c := &Checker{exact: make(map[webOrigin]struct{})}
+	c := &Checker{
+		canon: make(map[string]struct{}),
+		exact: make(map[webOrigin]struct{}),
+	}
 
 	base, ok := parseURL(strings.TrimSpace(baseURL))
 	if !ok || !isWebScheme(base.scheme) {
@@ -91,10 +95,13 @@ func New(baseURL string, trusted []string) (*Checker, error) {
 // header, is trusted. A full URL is reduced to its origin for http and https;
 // for custom schemes its path must satisfy the pattern's path. "null", the
 // empty string and anything malformed are untrusted. TrustedOrigin does not
-// allocate for well-formed input.
+// allocate unless the input has upper-case letters.
 func (c *Checker) TrustedOrigin(origin string) bool {
 	if c == nil || origin == "" || origin == "null" {
 		return false
+	}
+	if _, ok := c.canon[origin]; ok {
+		return true // already in canonical form: no need to parse
 	}
 	u, ok := parseURL(origin)
 	if !ok {
@@ -114,6 +121,9 @@ func (c *Checker) TrustedOrigin(origin string) bool {
 func (c *Checker) CORSAllowed(origin string) bool {
 	if c == nil || origin == "" || origin == "null" {
 		return false
+	}
+	if _, ok := c.canon[origin]; ok {
+		return true
 	}
 	u, ok := parseURL(origin)
 	if !ok || u.tail != "" {
@@ -474,9 +484,11 @@ func (c *Checker) addExact(o webOrigin) {
 }
 
 func (c *Checker) addOrigin(o string) {
-	if !slices.Contains(c.origins, o) {
-		c.origins = append(c.origins, o)
+	if _, ok := c.canon[o]; ok {
+		return
 	}
+	c.canon[o] = struct{}{}
+	c.origins = append(c.origins, o)
 }
 
 // hostPort returns "host" or "host:port".

@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mana/mana-auth/core"
 	"github.com/mana/mana-auth/core/db"
 	"github.com/mana/mana-auth/core/db/dbtest"
 	"github.com/mana/mana-auth/core/mail"
 	"github.com/mana/mana-auth/core/mail/mailtest"
+	"github.com/mana/mana-auth/core/redisstore"
 	"github.com/mana/mana-auth/migrations"
 	"github.com/mana/mana-auth/transport"
 )
@@ -45,10 +47,13 @@ type Options struct {
 	Dialect db.Dialect
 	Env     map[string]string // environment for core.LoadConfig
 	Plugins func(cfg *core.Config) []core.Plugin
-	// Limiter enables rate limiting with this counter.
-	Counter transport.Counter
 	// DB reuses an existing database (a second instance).
 	DB db.DB
+	// Redis, when set, holds the session cache, the failure counters and
+	// (with RateLimit) the rate-limit counters, as in a scaled-out deployment.
+	Redis redis.UniversalClient
+	// RateLimit turns the limiter on (in memory, or in Redis when set).
+	RateLimit bool
 }
 
 // Each runs fn against a fresh stack on SQLite and on PostgreSQL.
@@ -112,9 +117,15 @@ func New(t testing.TB, o Options) *Env {
 	if err := db.Migrate(ctx, d, e.MigrationSets(migrations.Core)...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	var counter transport.Counter = transport.NewMemoryCounter()
+	if o.Redis != nil {
+		e.Cache = redisstore.NewSessionCache(o.Redis, Logger())
+		e.Failures = redisstore.NewFailures(o.Redis)
+		counter = transport.NewRedisCounter(o.Redis)
+	}
 	var lim *transport.Limiter
-	if o.Counter != nil {
-		lim = transport.NewLimiter(o.Counter,
+	if o.RateLimit {
+		lim = transport.NewLimiter(counter,
 			core.RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100},
 			transport.DefaultRules(cfg.BasePath)...)
 	}
@@ -261,4 +272,37 @@ func (env *Env) WaitMail(to string) mailtest.Received {
 		env.T.Fatalf("no mail to %s: %v", to, err)
 	}
 	return m
+}
+
+// Redis returns a client on a fresh logical database of the test Redis
+// (MANA_TEST_REDIS_URL, default redis://127.0.0.1:6379/0), flushed for the
+// test. Without Redis the test is skipped, unless MANA_TEST_REDIS=require.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	url := os.Getenv("MANA_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("MANA_TEST_REDIS_URL: %v", err)
+	}
+	c := redis.NewClient(opt)
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		if os.Getenv("MANA_TEST_REDIS") == "require" {
+			t.Fatalf("redis unavailable at %s: %v", url, err)
+		}
+		t.Skipf("redis unavailable at %s: %v; set MANA_TEST_REDIS_URL", url, err)
+	}
+	prefix := "mana-auth:"
+	t.Cleanup(func() {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		c.Close()
+	})
+	return c
 }

@@ -171,7 +171,7 @@ func openPostgres(t testing.TB) db.DB {
 		}
 	})
 
-	d := open(t, PostgresURL(), db.Options{Schema: schema, MaxConns: 8})
+	d := open(t, PostgresURL(), db.Options{Schema: schema, MaxConns: 4})
 	t.Cleanup(func() { d.Close() })
 	return d
 }
