@@ -565,3 +565,41 @@ func BenchmarkLookupSession(b *testing.B) {
 		}
 	}
 }
+
+func TestSecurityLog(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, env *apitest.Env) {
+		c := env.Client()
+		c.Header.Set("User-Agent", "agent/1.0")
+		id := c.SignUp("log@example.com", pw, "L").JSON["user"].(map[string]any)["id"].(string)
+		c.SignIn("log@example.com", "wrong-wrong-wrong")
+		c.SignIn("log@example.com", pw)
+		c.Do("POST", "/api/auth/sign-out", map[string]any{})
+		evs, err := env.Engine.SecurityEvents(t.Context(), env.DB, id, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, ev := range evs {
+			got[ev.Event+"/"+ev.Outcome] = true
+			if ev.IPAddress != "127.0.0.1" || ev.UserAgent != "agent/1.0" {
+				t.Errorf("event %s: ip %q ua %q", ev.Event, ev.IPAddress, ev.UserAgent)
+			}
+		}
+		for _, want := range []string{"sign_up/success", "sign_in/failure", "sign_in/success",
+			"sign_out/success"} {
+			if !got[want] {
+				t.Errorf("no %s event in %v", want, got)
+			}
+		}
+		// Pruning removes only events past the retention.
+		old := time.Now().UTC().Add(-env.Config.SecurityRetention - time.Hour)
+		if _, err := env.DB.Exec(t.Context(), "UPDATE security_events SET created_at = $1 "+
+			"WHERE event = 'sign_up'", old); err != nil {
+			t.Fatal(err)
+		}
+		n, err := env.Engine.PruneSecurityEvents(t.Context())
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v", n, err)
+		}
+	})
+}

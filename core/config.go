@@ -265,6 +265,14 @@ func (c *Config) loadMisc(env func(string) string) error {
 		c.LogLevel = "info"
 	}
 	c.LogJSON = c.Production || env("LOG_FORMAT") == "json"
+	days, err := intVar(env, "SECURITY_LOG_RETENTION_DAYS", 180)
+	if err != nil {
+		return err
+	}
+	if days < 1 {
+		return &ConfigError{"SECURITY_LOG_RETENTION_DAYS", fmt.Errorf("must be at least 1")}
+	}
+	c.SecurityRetention = time.Duration(days) * 24 * time.Hour
 
 	if c.RequireVerify, err = boolVar(env, "REQUIRE_EMAIL_VERIFICATION", c.Production); err != nil {
 		return err
