@@ -1,10 +1,11 @@
 package core
 
 import (
-	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // TimeLayout is Better Auth's date format on the wire: UTC, exactly three
@@ -54,26 +55,29 @@ type User struct {
 // MarshalJSON writes the user as Better Auth does: core fields, then plugin
 // fields. Secrets never live on User, so nothing needs stripping.
 func (u *User) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"id":`)
-	writeJSON(&b, u.ID)
-	b.WriteString(`,"name":`)
-	writeJSON(&b, u.Name)
-	b.WriteString(`,"email":`)
-	writeJSON(&b, u.Email)
-	b.WriteString(`,"emailVerified":`)
-	writeJSON(&b, u.EmailVerified)
-	b.WriteString(`,"image":`)
-	writeJSON(&b, u.Image)
-	b.WriteString(`,"role":`)
-	writeJSON(&b, u.Role)
-	b.WriteString(`,"createdAt":`)
-	writeJSON(&b, Time{u.CreatedAt})
-	b.WriteString(`,"updatedAt":`)
-	writeJSON(&b, Time{u.UpdatedAt})
-	writeFields(&b, u.Fields)
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	b := make([]byte, 0, 256)
+	b = append(b, `{"id":`...)
+	b = appendString(b, u.ID)
+	b = append(b, `,"name":`...)
+	b = appendString(b, u.Name)
+	b = append(b, `,"email":`...)
+	b = appendString(b, u.Email)
+	b = append(b, `,"emailVerified":`...)
+	b = strconv.AppendBool(b, u.EmailVerified)
+	b = append(b, `,"image":`...)
+	if u.Image == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, *u.Image)
+	}
+	b = append(b, `,"role":`...)
+	b = appendString(b, u.Role)
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, u.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, u.UpdatedAt)
+	b = appendFields(b, u.Fields)
+	return append(b, '}'), nil
 }
 
 // Session is one signed-in device. Token is the bearer secret; it is only
@@ -93,26 +97,25 @@ type Session struct {
 
 // MarshalJSON writes the session as Better Auth does, token included.
 func (s *Session) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"id":`)
-	writeJSON(&b, s.ID)
-	b.WriteString(`,"token":`)
-	writeJSON(&b, s.Token)
-	b.WriteString(`,"userId":`)
-	writeJSON(&b, s.UserID)
-	b.WriteString(`,"expiresAt":`)
-	writeJSON(&b, Time{s.ExpiresAt})
-	b.WriteString(`,"createdAt":`)
-	writeJSON(&b, Time{s.CreatedAt})
-	b.WriteString(`,"updatedAt":`)
-	writeJSON(&b, Time{s.UpdatedAt})
-	b.WriteString(`,"ipAddress":`)
-	writeJSON(&b, s.IPAddress)
-	b.WriteString(`,"userAgent":`)
-	writeJSON(&b, s.UserAgent)
-	writeFields(&b, s.Fields)
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	b := make([]byte, 0, 320)
+	b = append(b, `{"id":`...)
+	b = appendString(b, s.ID)
+	b = append(b, `,"token":`...)
+	b = appendString(b, s.Token)
+	b = append(b, `,"userId":`...)
+	b = appendString(b, s.UserID)
+	b = append(b, `,"expiresAt":`...)
+	b = appendTime(b, s.ExpiresAt)
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, s.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, s.UpdatedAt)
+	b = append(b, `,"ipAddress":`...)
+	b = appendString(b, s.IPAddress)
+	b = append(b, `,"userAgent":`...)
+	b = appendString(b, s.UserAgent)
+	b = appendFields(b, s.Fields)
+	return append(b, '}'), nil
 }
 
 // Account links a user to a way of signing in. ProviderID "credential" with
@@ -137,16 +140,62 @@ type SessionWithUser struct {
 	User    *User    `json:"user"`
 }
 
-func writeJSON(b *bytes.Buffer, v any) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	b.Truncate(b.Len() - 1) // Encode appends a newline
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	return append(b, '"')
 }
 
-func writeFields(b *bytes.Buffer, f map[string]any) {
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string the way JSON.stringify does: no
+// HTML escaping, control characters as \u00XX. Invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendFields writes plugin fields in key order. Values are plain JSON
+// types or Time.
+func appendFields(b []byte, f map[string]any) []byte {
 	if len(f) == 0 {
-		return
+		return b
 	}
 	keys := make([]string, 0, len(f))
 	for k := range f {
@@ -154,9 +203,25 @@ func writeFields(b *bytes.Buffer, f map[string]any) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		b.WriteByte(',')
-		writeJSON(b, k)
-		b.WriteByte(':')
-		writeJSON(b, f[k])
+		b = append(b, ',')
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := f[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case string:
+			b = appendString(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case Time:
+			b = appendTime(b, v.Time)
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				j = []byte("null")
+			}
+			b = append(b, j...)
+		}
 	}
+	return b
 }

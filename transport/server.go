@@ -351,7 +351,7 @@ func (s *Server) encode(ctx context.Context, w http.ResponseWriter, resp any) er
 		_, err := w.Write(out.Raw)
 		return err
 	}
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = hvJSONType
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
