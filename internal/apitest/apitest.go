@@ -129,7 +129,15 @@ func New(t testing.TB, o Options) *Env {
 			core.RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100},
 			transport.DefaultRules(cfg.BasePath)...)
 	}
-	h, err := transport.New(e, transport.Options{Registry: reg, Limiter: lim})
+	sets := e.MigrationSets(migrations.Core)
+	ready := func(ctx context.Context) error {
+		if err := d.Ping(ctx); err != nil {
+			return err
+		}
+		_, err := db.Pending(ctx, d, sets...)
+		return err
+	}
+	h, err := transport.New(e, transport.Options{Registry: reg, Limiter: lim, Ready: ready})
 	if err != nil {
 		t.Fatalf("transport: %v", err)
 	}

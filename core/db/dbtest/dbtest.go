@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -174,4 +175,23 @@ func openPostgres(t testing.TB) db.DB {
 	d := open(t, PostgresURL(), db.Options{Schema: schema, MaxConns: 4})
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// ReopenVia opens a second pool on the same PostgreSQL database as d, but
+// connecting through hostPort (a proxy the test controls), for outage tests.
+func ReopenVia(t testing.TB, d db.DB, hostPort string) db.DB {
+	t.Helper()
+	v, ok := opened.Load(d)
+	if !ok {
+		t.Fatal("dbtest: ReopenVia of a DB not made by dbtest.Open")
+	}
+	s := v.(source)
+	u, err := neturl.Parse(s.url)
+	if err != nil || u.Scheme == "sqlite" {
+		t.Fatal("dbtest: ReopenVia needs a PostgreSQL database")
+	}
+	u.Host = hostPort
+	d2 := open(t, u.String(), s.opts)
+	t.Cleanup(func() { d2.Close() })
+	return d2
 }
