@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mana/mana-auth/core/db"
 	"github.com/mana/mana-auth/core/secure"
@@ -222,9 +223,13 @@ func (e *Engine) Fresh(s *Session) bool {
 	return fa == 0 || e.Now().Sub(s.CreatedAt) < fa
 }
 
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

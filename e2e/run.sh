@@ -35,6 +35,10 @@ run_suite() {
     node --test --test-concurrency=1 --test-timeout=60000 "${files[@]}"
 }
 
+# Servers of one run share the secret, as a deployment's restarts do.
+E2E_AUTH_SECRET="${E2E_AUTH_SECRET:-$(head -c 36 /dev/urandom | base64)}"
+export E2E_AUTH_SECRET
+
 status=0
 E2E_DATABASE_URL= run_suite "SQLite (temp file)" || status=1
 

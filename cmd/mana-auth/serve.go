@@ -100,15 +100,7 @@ func (a *app) wire(ctx context.Context, applyMigrations bool) error {
 	}
 	var limiter *transport.Limiter
 	if a.cfg.RateLimit {
-		var rules []core.RateRule
-		for _, p := range e.Plugins() {
-			if rp, ok := p.(core.RateLimitProvider); ok {
-				rules = append(rules, rp.RateLimits()...)
-			}
-		}
-		rules = append(rules, transport.DefaultRules(a.cfg.BasePath)...)
-		limiter = transport.NewLimiter(counter,
-			core.RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100}, rules...)
+		limiter = transport.EngineLimiter(e, counter)
 	}
 	srv, err := transport.New(e, transport.Options{Registry: reg, Limiter: limiter,
 		Ready: a.ready})

@@ -163,7 +163,10 @@ export async function startStack({ env = {} } = {}) {
         PORT: String(port),
         BASE_URL: baseURL,
         DATABASE_URL: databaseURL,
-        AUTH_SECRET: randomBytes(36).toString('base64'), // 48 chars
+        // One secret per run (run.sh sets it): files share the PostgreSQL
+        // database, and rows encrypted with the secret (JWKS private keys,
+        // TOTP secrets) must stay readable by the next file's server.
+        AUTH_SECRET: process.env.E2E_AUTH_SECRET || randomBytes(36).toString('base64'),
         SMTP_HOST: '127.0.0.1',
         SMTP_PORT: String(mail.port),
         SMTP_TLS: 'none',
@@ -237,6 +240,8 @@ export class CookieJar {
         this.cookies = new Map();
         /** Raw Set-Cookie lines of the last response that had any. */
         this.lastSetCookie = [];
+        /** Headers of the last response a client call got (makeClient only). */
+        this.lastHeaders = null;
     }
 
     /** Takes the Set-Cookie headers of a fetch Response. */
@@ -282,10 +287,15 @@ export function jarOf(client) {
 /**
  * Returns a better-auth client for the stack with its own cookie jar, as
  * an app in its own browser would have; `jarOf(client)` returns the jar.
+ * `plugins` are client plugins (jwtClient(), twoFactorClient(),
+ * magicLinkClient(), organizationClient() from better-auth/client/plugins);
+ * their actions then appear on the client (client.token(),
+ * client.twoFactor.enable(), client.organization.create(), ...).
  * (The client is a Proxy that turns every property into a route, so the
  * jar cannot hang on it.)
  */
 export function makeClient(stack, { origin = stack.origin, plugins = [] } = {}) {
+    if (!Array.isArray(plugins)) throw new TypeError('plugins must be an array');
     const jar = new CookieJar();
     const client = createAuthClient({
         baseURL: stack.baseURL,
@@ -297,6 +307,7 @@ export function makeClient(stack, { origin = stack.origin, plugins = [] } = {}) 
                 if (c) ctx.headers.set('cookie', c);
             },
             onResponse(ctx) {
+                jar.lastHeaders = ctx.response.headers;
                 jar.store(ctx.response);
             },
         },
@@ -326,4 +337,46 @@ export async function signUpNew(client, { tag = 'user', password = STRONG, name 
     });
     if (error) throw new Error(`sign-up failed: ${JSON.stringify(error)}`);
     return { email, password, data };
+}
+
+/** Asserts a successful client call and returns its data. */
+export function ok(res, what) {
+    if (res.error) {
+        throw new Error(`${what}: unexpected error ${JSON.stringify(res.error)}`);
+    }
+    return res.data;
+}
+
+/** Asserts a client error with the given status and code, and no data. */
+export function assertClientError(res, status, code, what) {
+    const got = JSON.stringify(res.error ?? res.data);
+    if (res.data !== null || !res.error || res.error.status !== status ||
+        res.error.code !== code) {
+        throw new Error(`${what}: expected ${status} ${code}, got ${got}`);
+    }
+}
+
+/**
+ * Verifies the signed-in client's email through the real mail: asks for
+ * the verification mail, follows its link in the client's browser.
+ */
+export async function verifyEmailOf(stack, client, email) {
+    const { error } = await client.sendVerificationEmail({ email, callbackURL: '/verified' });
+    if (error) throw new Error(`send-verification-email: ${JSON.stringify(error)}`);
+    const mail = await stack.mail.waitFor(email, { match: /verify-email/ });
+    const r = await browserFetch(client, linkIn(mail, '/api/auth/verify-email'));
+    const loc = r.headers.get('location') || '';
+    if (r.status !== 302 || /[?&]error=/.test(loc)) {
+        throw new Error(`verify-email link: ${r.status} ${loc}`);
+    }
+}
+
+/** Parses a JSON response body, failing with the raw text when it is not JSON. */
+export async function jsonOf(res) {
+    const text = await res.text();
+    try {
+        return JSON.parse(text);
+    } catch {
+        throw new Error(`${res.status} ${res.url}: not JSON: ${text.slice(0, 300)}`);
+    }
 }

@@ -125,9 +125,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	var lim *transport.Limiter
 	if o.RateLimit {
-		lim = transport.NewLimiter(counter,
-			core.RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100},
-			transport.DefaultRules(cfg.BasePath)...)
+		lim = transport.EngineLimiter(e, counter)
 	}
 	sets := e.MigrationSets(migrations.Core)
 	ready := func(ctx context.Context) error {

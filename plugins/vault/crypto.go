@@ -160,7 +160,8 @@ func (kr *keyring) wrapKey(userID string, mk []byte) (wrap, error) {
 	buf := make([]byte, NonceSize, NonceSize+WrapSize)
 	iv := buf[:NonceSize:NonceSize]
 	_, _ = rand.Read(iv) // crypto/rand.Read never fails (Go 1.24+)
-	sealed, err := seal(kr.current.aead, buf[NonceSize:], iv, mk, aad(userID, FormatVersion))
+	ad := aad(userID, FormatVersion)
+	sealed, err := seal(kr.current.aead, buf[NonceSize:], iv, mk, ad)
 	if err != nil {
 		return wrap{}, err
 	}
@@ -179,7 +180,8 @@ func (kr *keyring) unwrapKey(userID string, format int, kekID string, sealed,
 	if len(sealed) != WrapSize {
 		return nil, false, ErrUnwrap
 	}
-	mk, err = open(k.aead, make([]byte, 0, MasterKeySize), iv, sealed, aad(userID, format))
+	dst := make([]byte, 0, MasterKeySize)
+	mk, err = open(k.aead, dst, iv, sealed, aad(userID, format))
 	if err != nil {
 		return nil, false, err
 	}
