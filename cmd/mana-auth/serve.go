@@ -159,6 +159,7 @@ func serve(ctx context.Context, getenv func(string) string, ln net.Listener) err
 		return err
 	}
 	a.engine.Go(func() { a.engine.RunMaintenance(bg) })
+	a.engine.Go(func() { a.engine.RunOutbox(bg) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
