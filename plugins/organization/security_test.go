@@ -564,6 +564,11 @@ func TestInvitationLifecycle(t *testing.T) {
 		if r.JSON["id"] != first || time.Until(exp) < 47*time.Hour {
 			t.Errorf("resend: %s", r.Body)
 		}
+		// Mail leaves in the background: wait for both.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(env.Mail.Messages()) < 2 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if n := len(env.Mail.Messages()); n < 2 {
 			t.Errorf("mails = %d", n)
 		}
