@@ -35,9 +35,10 @@ func (e *Engine) ChallengeVerifier() ChallengeVerifier {
 	return nil
 }
 
-// CreateUser stores a new user (no credential account). ID, Role and the
-// timestamps are filled in when empty. A taken email returns an error
-// wrapping db.ErrConflict. Call Emit(UserCreated) after commit.
+// CreateUser stores a new user (no credential account) and runs the
+// UserCreateHooks in q's transaction. ID, Role and the timestamps are
+// filled in when empty. A taken email returns an error wrapping
+// db.ErrConflict. Call Emit(UserCreated) after commit.
 func (e *Engine) CreateUser(ctx context.Context, q db.Querier, u *User) error {
 	email, err := NormalizeEmail(u.Email)
 	if err != nil {
@@ -54,7 +55,10 @@ func (e *Engine) CreateUser(ctx context.Context, q db.Querier, u *User) error {
 		u.CreatedAt = e.Now()
 		u.UpdatedAt = u.CreatedAt
 	}
-	return e.insertUser(ctx, q, u)
+	if err := e.insertUser(ctx, q, u); err != nil {
+		return err
+	}
+	return e.afterInsertUser(ctx, q, u)
 }
 
 // MarkEmailVerified sets email_verified on a user.

@@ -104,6 +104,9 @@ func (e *Engine) SignUp(ctx context.Context, r *Request, in SignUpInput) (*SignI
 		if err := e.insertCredential(ctx, tx, u.ID, hash, now); err != nil {
 			return err
 		}
+		if err := e.afterInsertUser(ctx, tx, u); err != nil {
+			return err
+		}
 		if e.Config.RequireVerify {
 			return nil
 		}

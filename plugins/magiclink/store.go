@@ -99,16 +99,11 @@ func (p *Plugin) redeemTx(ctx context.Context, tx db.Tx, r *core.Request, ident 
 
 // adopt hands an unverified account to the owner of its mailbox: whoever
 // created it without proving the address loses the password, any linked
-// account and every session.
+// account, whatever plugins drop on adoption (an enrolled second factor) and
+// every session.
 func (p *Plugin) adopt(ctx context.Context, tx db.Tx, r *core.Request, u *core.User,
 	out *redeemed) error {
-	if err := p.e.MarkEmailVerified(ctx, tx, u.ID); err != nil {
-		return err
-	}
-	if err := p.e.RemovePassword(ctx, tx, u.ID); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM accounts WHERE user_id = $1", u.ID); err != nil {
+	if err := p.e.AdoptAccount(ctx, tx, u.ID); err != nil {
 		return err
 	}
 	revoked, err := deleteSessions(ctx, tx, u.ID)
