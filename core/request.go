@@ -22,6 +22,9 @@ const (
 	AuthRequired                  // 401 without a session
 	AuthSensitive                 // required, read from the database, never a cache
 	AuthFresh                     // required and created less than FreshAge ago
+	// AuthService: no session; the X-Service-Key header must equal
+	// MANA_SERVICE_KEY (Engine.CheckServiceKey).
+	AuthService
 )
 
 // Route is one HTTP endpoint. Several routes may share a path with

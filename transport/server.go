@@ -143,8 +143,16 @@ func (el errorLogger) Handle(ctx context.Context, err error) {
 // sessionMiddleware resolves the session a route needs (core.AuthMode).
 func sessionMiddleware(e *core.Engine, mode core.AuthMode) endpoint.Middleware {
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		if mode == core.AuthNone {
+		switch mode {
+		case core.AuthNone:
 			return next
+		case core.AuthService:
+			return func(ctx context.Context, req any) (any, error) {
+				if err := e.CheckServiceKey(req.(*core.Request)); err != nil {
+					return nil, err
+				}
+				return next(ctx, req)
+			}
 		}
 		return func(ctx context.Context, req any) (any, error) {
 			r := req.(*core.Request)
@@ -248,7 +256,7 @@ func readBody(r *core.Request, rt *core.Route) error {
 // state-changing request that carries cookies must come from a trusted
 // origin; on sign-in and sign-up any browser signal forces the check.
 func (s *Server) checkOrigin(rt *core.Route, hr *http.Request) error {
-	if rt.NoOriginCheck {
+	if rt.NoOriginCheck || rt.Auth == core.AuthService {
 		return nil
 	}
 	switch hr.Method {

@@ -73,6 +73,6 @@ func (p *Plugin) Routes() []core.Route {
 
 	routes = append(routes, core.Route{Method: "GET",
 		Path: "/api/v1/internal/org/{orgId}/member/{userId}", Name: "internal/org-member",
-		Auth: core.AuthNone, NoOriginCheck: true, NoStore: true, Handler: p.hInternalMember})
+		Auth: core.AuthService, NoStore: true, Handler: p.hInternalMember})
 	return routes
 }
