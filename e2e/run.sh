@@ -14,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 echo "e2e: building mana-auth"
-(cd "$root" && go build -o e2e/.bin/mana-auth ./cmd/mana-auth)
+(cd "$root" && go build -o e2e/.bin/mana-auth ./cmd/mana-auth && go build -o e2e/.bin/baformats ./internal/tools/baformats)
 
 cd "$here"
 if [ ! -d node_modules ]; then
