@@ -41,6 +41,10 @@ type Config struct {
 	AccessTiers   []string
 	RequireVerify bool
 	RateLimit     bool
+	// RateRules are operator rules (RATE_LIMIT_RULES); they win over the
+	// plugins' and the built-in ones. RateDefault covers unmatched paths.
+	RateRules   []RateRule
+	RateDefault RateRule
 	// RevokeOnReset revokes every session of a user whose password is reset.
 	RevokeOnReset bool
 	// SecurityRetention is how long security events are kept.
@@ -280,6 +284,23 @@ func (c *Config) loadMisc(env func(string) string) error {
 	if c.RateLimit, err = boolVar(env, "RATE_LIMIT", c.Production); err != nil {
 		return err
 	}
+	c.RateDefault = RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100}
+	if v := env("RATE_LIMIT_DEFAULT"); v != "" {
+		if c.RateDefault, err = parseRate("*", v); err != nil {
+			return &ConfigError{"RATE_LIMIT_DEFAULT", err}
+		}
+	}
+	for _, item := range splitList(env("RATE_LIMIT_RULES")) {
+		pat, spec, ok := strings.Cut(item, "=")
+		if !ok || !strings.HasPrefix(pat, "/") {
+			return &ConfigError{"RATE_LIMIT_RULES", fmt.Errorf("%q is not /path=max/window", item)}
+		}
+		r, err := parseRate(pat, spec)
+		if err != nil {
+			return &ConfigError{"RATE_LIMIT_RULES", err}
+		}
+		c.RateRules = append(c.RateRules, r)
+	}
 	if c.RevokeOnReset, err = boolVar(env, "REVOKE_SESSIONS_ON_PASSWORD_RESET", true); err != nil {
 		return err
 	}
@@ -363,4 +384,18 @@ func decodeKEK(s string) ([]byte, error) {
 		return nil, fmt.Errorf("must be 32 bytes, got %d", len(k))
 	}
 	return k, nil
+}
+
+// parseRate reads "max/window" ("5/10s", "0/1m" disables) into a rule.
+func parseRate(pattern, spec string) (RateRule, error) {
+	maxs, win, ok := strings.Cut(spec, "/")
+	n, err := strconv.Atoi(maxs)
+	if !ok || err != nil || n < 0 {
+		return RateRule{}, fmt.Errorf("%q is not max/window, e.g. 5/10s", spec)
+	}
+	d, err := time.ParseDuration(win)
+	if err != nil || d <= 0 {
+		return RateRule{}, fmt.Errorf("%q: window must be a duration like 10s", spec)
+	}
+	return RateRule{Pattern: pattern, Window: d, Max: n}, nil
 }

@@ -68,3 +68,21 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		t.Errorf("production config: %+v, %v", c, err)
 	}
 }
+
+func TestRateLimitSettings(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{
+		"RATE_LIMIT_RULES":   "/api/auth/sign-in*=5/20s, /api/v1/me/data=0/1m",
+		"RATE_LIMIT_DEFAULT": "50/5s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.RateRules) != 2 || c.RateRules[0] != (RateRule{"/api/auth/sign-in*", 20e9, 5}) ||
+		c.RateRules[1].Max != 0 || c.RateDefault != (RateRule{"*", 5e9, 50}) {
+		t.Errorf("rules %+v default %+v", c.RateRules, c.RateDefault)
+	}
+	for _, bad := range []string{"sign-in=5/10s", "/x=five/10s", "/x=5/soon", "/x=5"} {
+		if _, err := LoadConfig(envOf(map[string]string{"RATE_LIMIT_RULES": bad})); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

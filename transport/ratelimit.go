@@ -190,16 +190,16 @@ func (r *RedisCounter) Incr(ctx context.Context, key string, win time.Duration) 
 	return res[0], time.Duration(res[1]) * time.Millisecond, nil
 }
 
-// EngineLimiter builds the limiter of an engine: every plugin's rules first,
-// then DefaultRules, then Better Auth's default of 100 per 10 s.
+// EngineLimiter builds the limiter of an engine: the operator's rules
+// (RATE_LIMIT_RULES) first, then every plugin's, then DefaultRules, then the
+// default rule (Better Auth's 100 per 10 s unless RATE_LIMIT_DEFAULT says).
 func EngineLimiter(e *core.Engine, c Counter) *Limiter {
-	var rules []core.RateRule
+	rules := append([]core.RateRule(nil), e.Config.RateRules...)
 	for _, p := range e.Plugins() {
 		if rp, ok := p.(core.RateLimitProvider); ok {
 			rules = append(rules, rp.RateLimits()...)
 		}
 	}
 	rules = append(rules, DefaultRules(e.Config.BasePath)...)
-	return NewLimiter(c, core.RateRule{Pattern: "*", Window: 10 * time.Second, Max: 100},
-		rules...)
+	return NewLimiter(c, e.Config.RateDefault, rules...)
 }

@@ -167,3 +167,18 @@ func TestMetricsAfterTraffic(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestOperatorRateRules(t *testing.T) {
+	env := apitest.New(t, apitest.Options{RateLimit: true, Env: map[string]string{
+		"RATE_LIMIT_RULES": "/api/auth/sign-in*=1/10s,/api/auth/ok=0/1s"}})
+	c := env.Client()
+	if a, b := c.SignIn("o@example.com", "x-x-x-x-x").Status,
+		c.SignIn("o@example.com", "x-x-x-x-x").Status; a != 401 || b != 429 {
+		t.Errorf("operator rule: %d then %d", a, b)
+	}
+	for i := range 120 {
+		if r := c.Do("GET", "/api/auth/ok", nil); r.Status != 200 {
+			t.Fatalf("disabled rule still limits at %d: %d", i, r.Status)
+		}
+	}
+}
