@@ -12,6 +12,7 @@ type Metrics struct {
 	sessionsCreated prometheus.Counter
 	hashesInFlight  prometheus.GaugeFunc
 	throttled       prometheus.Counter
+	outboxJobs      *prometheus.CounterVec
 }
 
 func newMetrics(e *Engine, reg prometheus.Registerer) *Metrics {
@@ -29,6 +30,10 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *Metrics {
 			Name: "mana_auth_password_hashes_in_flight",
 			Help: "Password hashes being computed right now.",
 		}, func() float64 { return float64(e.Passwords.InFlight()) }),
+		outboxJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mana_auth_outbox_jobs_total",
+			Help: "Outbox job runs by kind and outcome (done, retry).",
+		}, []string{"kind", "outcome"}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mana_auth_sign_in_throttled_total",
 			Help: "Sign-ins refused by the per-account failure throttle.",
@@ -48,6 +53,11 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *Metrics {
 				func(s db.PoolStats) int { return s.Idle }),
 			pool("mana_auth_db_connections_max", "Database connection limit.",
 				func(s db.PoolStats) int { return s.Max }),
+			m.outboxJobs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "mana_auth_outbox_pending",
+				Help: "Outbox jobs waiting to run or be retried (read at scrape time).",
+			}, func() float64 { return e.outboxPending() }),
 		)
 		reg.MustRegister(m.signIns, m.signUps, m.sessionsCreated, m.hashesInFlight,
 			m.throttled)

@@ -182,6 +182,11 @@ func (e *Engine) runJob(ctx context.Context, j *outboxJob) error {
 	} else {
 		herr = callHandler(ctx, h, []byte(j.payload))
 	}
+	outcome := "done"
+	if herr != nil {
+		outcome = "retry"
+	}
+	e.Metrics.outboxJobs.WithLabelValues(j.kind, outcome).Inc()
 	if herr == nil {
 		_, err := e.DB.Exec(ctx, "DELETE FROM outbox WHERE id = $1", j.id)
 		if err != nil {
@@ -250,4 +255,16 @@ func cleanError(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// outboxPending counts queued jobs for the gauge; -1 when the database
+// does not answer within a second.
+func (e *Engine) outboxPending() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var n int64
+	if err := e.DB.QueryRow(ctx, "SELECT count(*) FROM outbox").Scan(&n); err != nil {
+		return -1
+	}
+	return float64(n)
 }

@@ -156,6 +156,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`mana_auth_rate_limited_total{rule="/api/auth/sign-in*"}`,
 		`mana_auth_password_hashes_in_flight 0`,
 		`mana_auth_db_connections_max`,
+		`mana_auth_outbox_pending 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

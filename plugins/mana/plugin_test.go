@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,6 +78,15 @@ func TestCreditsInitialisedOnSignUp(t *testing.T) {
 		if err := env.DB.QueryRow(t.Context(), "SELECT count(*) FROM outbox").Scan(&jobs); err != nil ||
 			jobs != 0 {
 			t.Errorf("jobs left: %d %v", jobs, err)
+		}
+		m := env.Client().Do("GET", "/metrics", nil)
+		for _, want := range []string{
+			`mana_auth_outbox_jobs_total{kind="mana.credits.init",outcome="retry"} 1`,
+			`mana_auth_outbox_jobs_total{kind="mana.credits.init",outcome="done"} 1`,
+		} {
+			if !strings.Contains(string(m.Body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 		cs.mu.Lock()
 		defer cs.mu.Unlock()
