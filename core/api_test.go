@@ -468,7 +468,7 @@ func TestHostileInput(t *testing.T) {
 
 func TestOriginChecks(t *testing.T) {
 	env := apitest.New(t, apitest.Options{Env: map[string]string{
-		"TRUSTED_ORIGINS": "https://app.mana.how,*.mana.how"}})
+		"TRUSTED_ORIGINS": "https://app.mana.how,*.mana.how,manaapp://"}})
 	c := env.Client()
 	c.SignUp("jo@example.com", pw, "Jo")
 	cases := []struct {
@@ -490,6 +490,17 @@ func TestOriginChecks(t *testing.T) {
 			t.Errorf("origin %q: %d %s", tc.origin, r.Status, r.Body)
 		}
 	}
+	// Expo apps send their scheme as expo-origin; it must be trusted.
+	c.Origin = ""
+	c.Header.Set("Expo-Origin", "manaapp://")
+	if r := c.Do("POST", "/api/auth/update-user", map[string]any{"name": "Jo"}); r.Status != 200 {
+		t.Errorf("trusted expo-origin: %d %s", r.Status, r.Body)
+	}
+	c.Header.Set("Expo-Origin", "evilapp://")
+	if r := c.Do("POST", "/api/auth/update-user", map[string]any{"name": "Jo"}); r.Code() != "INVALID_ORIGIN" {
+		t.Errorf("untrusted expo-origin: %d %s", r.Status, r.Body)
+	}
+	c.Header.Del("Expo-Origin")
 	// CORS: trusted origins get credentials and set-auth-jwt exposed.
 	c.Origin = "https://app.mana.how"
 	r := c.Do("OPTIONS", "/api/auth/get-session", nil)

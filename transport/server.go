@@ -272,10 +272,14 @@ func (s *Server) checkOrigin(rt *core.Route, hr *http.Request) error {
 		forced = site != "" || mode != "" || hr.Header.Get("Sec-Fetch-Dest") != "" ||
 			hr.Header.Get("Origin") != "" || hr.Header.Get("Referer") != ""
 	}
-	if hr.Header.Get("Cookie") == "" && !forced {
+	if hr.Header.Get("Cookie") == "" && !forced && hr.Header.Get("Expo-Origin") == "" {
 		return nil
 	}
 	o := hr.Header.Get("Origin")
+	if o == "" {
+		// Expo apps (@better-auth/expo) name their scheme here instead.
+		o = hr.Header.Get("Expo-Origin")
+	}
 	if o == "" || o == "null" {
 		if o == "null" && hr.Header.Get("Sec-Fetch-Site") == "same-origin" {
 			return nil
