@@ -434,6 +434,8 @@ func TestHostileInput(t *testing.T) {
 		{"head", "HEAD", "/api/auth/ok", nil, "", 404, ""},
 		{"evil callback", "POST", "/api/auth/sign-in/email", `{"email":"a@b.co","password":"x","callbackURL":"https://evil.example"}`, "", 403, "INVALID_CALLBACK_URL"},
 		{"protocol-relative", "POST", "/api/auth/request-password-reset", `{"email":"a@b.co","redirectTo":"//evil.example"}`, "", 403, "INVALID_REDIRECT_URL"},
+		{"case-variant callback", "POST", "/api/auth/sign-in/email", `{"email":"a@b.co","password":"x","CallbackURL":"https://evil.example"}`, "", 403, "INVALID_CALLBACK_URL"},
+		{"duplicate-case callback", "POST", "/api/auth/sign-in/email", `{"email":"a@b.co","password":"x","callbackURL":"/ok","callbackurl":"https://evil.example"}`, "", 403, "INVALID_CALLBACK_URL"},
 		{"js callback", "POST", "/api/auth/sign-in/email", `{"email":"a@b.co","password":"x","callbackURL":"javascript:alert(1)"}`, "", 403, "INVALID_CALLBACK_URL"},
 		{"ok", "GET", "/api/auth/ok", nil, "", 200, ""},
 	}
@@ -613,4 +615,20 @@ func TestSecurityLog(t *testing.T) {
 			t.Fatalf("pruned %d, %v", n, err)
 		}
 	})
+}
+
+// TestThrottleDoesNotRevealAccounts: unknown and known addresses are
+// throttled alike, so the 429 cannot be used to find accounts.
+func TestThrottleDoesNotRevealAccounts(t *testing.T) {
+	env := apitest.New(t, apitest.Options{})
+	env.Client().SignUp("known@example.com", pw, "K")
+	for _, email := range []string{"known@example.com", "unknown@example.com", "not-an-email"} {
+		var last *apitest.Response
+		for range 7 {
+			last = env.Client().SignIn(email, "wrong-wrong-wrong")
+		}
+		if last.Status != 429 || last.Header.Get("X-Retry-After") == "" {
+			t.Errorf("%s after 7 failures: %d %s", email, last.Status, last.Body)
+		}
+	}
 }

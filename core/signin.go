@@ -153,18 +153,23 @@ func (e *Engine) existingSignUp(ctx context.Context, r *Request, fake *User,
 // dummy hash so timing does not reveal accounts.
 func (e *Engine) SignInPassword(ctx context.Context, r *Request, rawEmail, pw string,
 	rememberMe bool) (*SignInResult, error) {
+	// Failures are counted for every address, known or not, so the
+	// throttle itself does not tell which emails have accounts.
+	key := strings.ToLower(strings.TrimSpace(rawEmail))
+	if err := e.Throttle(ctx, key); err != nil {
+		return nil, err
+	}
 	email, err := NormalizeEmail(rawEmail)
 	if err != nil {
 		// Do the work anyway: malformed and unknown emails look alike.
 		e.Passwords.VerifyDummy(ctx, pw)
+		e.RecordFailure(ctx, key)
 		return nil, e.signInFailed(ctx, r, "", "invalid_email")
-	}
-	if err := e.Throttle(ctx, email); err != nil {
-		return nil, err
 	}
 	u, hash, err := e.userWithPassword(ctx, email)
 	if errors.Is(err, db.ErrNoRows) || (err == nil && hash == nil) {
 		e.Passwords.VerifyDummy(ctx, pw)
+		e.RecordFailure(ctx, key)
 		return nil, e.signInFailed(ctx, r, "", "unknown_user")
 	}
 	if err != nil {
@@ -175,7 +180,7 @@ func (e *Engine) SignInPassword(ctx context.Context, r *Request, rawEmail, pw st
 		return nil, e.hashError(ctx, err)
 	}
 	if !ok {
-		e.RecordFailure(ctx, email)
+		e.RecordFailure(ctx, key)
 		return nil, e.signInFailed(ctx, r, u.ID, "bad_password")
 	}
 	if e.Config.RequireVerify && !u.EmailVerified {
@@ -183,7 +188,7 @@ func (e *Engine) SignInPassword(ctx context.Context, r *Request, rawEmail, pw st
 		e.Metrics.signIns.WithLabelValues("email_not_verified").Inc()
 		return nil, ErrEmailNotVerified
 	}
-	e.ClearFailures(ctx, email)
+	e.ClearFailures(ctx, key)
 	return e.SignIn(ctx, r, u, "password", rememberMe)
 }
 

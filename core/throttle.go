@@ -71,7 +71,9 @@ func (e *Engine) ClearFailures(ctx context.Context, email string) {
 }
 
 // MemoryFailures is a FailureStore for one process. It keeps at most
-// 100 000 accounts; under a spray beyond that it starts over.
+// 100 000 accounts; when full it drops expired entries, then those not yet
+// throttled, so a spray of fresh addresses cannot reset an account under
+// attack.
 type MemoryFailures struct {
 	mu sync.Mutex
 	m  map[string]failure
@@ -100,8 +102,8 @@ func (f *MemoryFailures) Get(_ context.Context, key string) (int, time.Time, err
 func (f *MemoryFailures) Add(_ context.Context, key string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.m) >= 100_000 {
-		f.m = map[string]failure{}
+	if len(f.m) >= maxFailureKeys {
+		f.evict(now)
 	}
 	rec := f.m[key]
 	if now.Sub(rec.last) > FailureTTL {
@@ -117,4 +119,24 @@ func (f *MemoryFailures) Clear(_ context.Context, key string) error {
 	delete(f.m, key)
 	f.mu.Unlock()
 	return nil
+}
+
+const maxFailureKeys = 100_000
+
+// evict frees room: expired entries first, then entries below the
+// throttling threshold.
+func (f *MemoryFailures) evict(now time.Time) {
+	for k, r := range f.m {
+		if now.Sub(r.last) > FailureTTL {
+			delete(f.m, k)
+		}
+	}
+	if len(f.m) < maxFailureKeys {
+		return
+	}
+	for k, r := range f.m {
+		if r.count < FreeFailures {
+			delete(f.m, k)
+		}
+	}
 }

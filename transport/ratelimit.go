@@ -116,7 +116,9 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 }
 
 // MemoryCounter counts in this process; it forgets buckets whose window
-// has passed. At most maxKeys buckets are kept.
+// has passed. At most maxKeys buckets are kept; when that many windows are
+// live, new keys pass uncounted until some expire (existing counts are never
+// dropped early).
 type MemoryCounter struct {
 	mu      sync.Mutex
 	m       map[string]*window
@@ -142,8 +144,13 @@ func (c *MemoryCounter) Incr(_ context.Context, key string, win time.Duration) (
 	now := c.now()
 	w, ok := c.m[key]
 	if !ok || !now.Before(w.until) {
-		if len(c.m) >= c.maxKeys {
+		if !ok && len(c.m) >= c.maxKeys {
 			c.sweep(now)
+			if len(c.m) >= c.maxKeys {
+				// Full of live windows: do not track a new key rather than
+				// forget the ones counting (a flood must not reset limits).
+				return 1, win, nil
+			}
 		}
 		w = &window{until: now.Add(win)}
 		c.m[key] = w
@@ -157,9 +164,6 @@ func (c *MemoryCounter) sweep(now time.Time) {
 		if !now.Before(w.until) {
 			delete(c.m, k)
 		}
-	}
-	if len(c.m) >= c.maxKeys {
-		c.m = map[string]*window{}
 	}
 }
 

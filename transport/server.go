@@ -317,10 +317,15 @@ var callbackFields = []struct {
 }
 
 // checkCallbacks validates every URL the client asks us to send someone to
-// (body or query) with the one origin checker.
+// (body or query) with the one origin checker. Body keys are matched
+// case-insensitively, as encoding/json binds them, so "CallbackURL" cannot
+// slip past the check into a handler's callbackURL field.
 func (s *Server) checkCallbacks(r *core.Request) error {
-	for _, f := range callbackFields {
-		if raw, ok := r.Body[f.name]; ok && string(raw) != "null" {
+	for key, raw := range r.Body {
+		for _, f := range callbackFields {
+			if !strings.EqualFold(key, f.name) || string(raw) == "null" {
+				continue
+			}
 			var v string
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return core.ErrBadRequest.WithMessage("Invalid " + f.name + ": expected a string")
@@ -329,8 +334,12 @@ func (s *Server) checkCallbacks(r *core.Request) error {
 				return f.err
 			}
 		}
-		if v := r.Query.Get(f.name); v != "" && !s.e.Origins.TrustedURL(v, true) {
-			return f.err
+	}
+	for _, f := range callbackFields {
+		for _, v := range r.Query[f.name] {
+			if v != "" && !s.e.Origins.TrustedURL(v, true) {
+				return f.err
+			}
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +34,10 @@ type SessionCache struct {
 	c   redis.UniversalClient
 	p   string
 	log *slog.Logger
+	// bypassUntil (unix ms): after a revocation could not reach Redis, this
+	// instance reads no cached session until the stale entries must have
+	// expired, and the failed delete is retried in the background.
+	bypassUntil atomic.Int64
 }
 
 var _ core.SessionCache = (*SessionCache)(nil)
@@ -68,6 +73,9 @@ func fromMS(n int64) time.Time { return time.UnixMilli(n).UTC() }
 
 // Get implements core.SessionCache.
 func (c *SessionCache) Get(ctx context.Context, token string) (*core.SessionWithUser, bool) {
+	if time.Now().UnixMilli() < c.bypassUntil.Load() {
+		return nil, false
+	}
 	b, err := c.c.Get(ctx, c.p+"s:"+token).Bytes()
 	if err != nil {
 		if err != redis.Nil {
@@ -130,15 +138,16 @@ func (c *SessionCache) Set(ctx context.Context, sw *core.SessionWithUser, ttl ti
 // Delete implements core.SessionCache: the tokens are dropped and
 // tombstoned for as long as a stale Set could arrive.
 func (c *SessionCache) Delete(ctx context.Context, userID string, tokens ...string) {
-	pipe := c.c.TxPipeline()
-	for _, t := range tokens {
-		pipe.Del(ctx, c.p+"s:"+t)
-		pipe.Set(ctx, c.p+"rt:"+t, 1, MaxCacheTTL+time.Minute)
-		pipe.SRem(ctx, c.p+"u:"+userID, t)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		c.log.ErrorContext(ctx, "session cache delete", "err", err)
-	}
+	c.must(ctx, "delete", func(ctx context.Context) error {
+		pipe := c.c.TxPipeline()
+		for _, t := range tokens {
+			pipe.Del(ctx, c.p+"s:"+t)
+			pipe.Set(ctx, c.p+"rt:"+t, 1, MaxCacheTTL+time.Minute)
+			pipe.SRem(ctx, c.p+"u:"+userID, t)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	})
 }
 
 var deleteUserScript = redis.NewScript(`
@@ -152,11 +161,39 @@ return #toks`)
 // goes, and Sets of data loaded before now are refused.
 func (c *SessionCache) DeleteUser(ctx context.Context, userID string) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	err := deleteUserScript.Run(ctx, c.c, []string{c.p + "u:" + userID, c.p + "ru:" + userID},
-		now, (MaxCacheTTL + time.Minute).Milliseconds(), c.p+"s:").Err()
-	if err != nil {
-		c.log.ErrorContext(ctx, "session cache delete user", "err", err)
+	c.must(ctx, "delete user", func(ctx context.Context) error {
+		return deleteUserScript.Run(ctx, c.c, []string{c.p + "u:" + userID,
+			c.p + "ru:" + userID}, now, (MaxCacheTTL + time.Minute).Milliseconds(),
+			c.p+"s:").Err()
+	})
+}
+
+// must runs an invalidation, retrying briefly. If Redis still refuses, a
+// revoked session must not be served from the cache: this instance stops
+// reading it until every entry cached before now has expired, and the
+// invalidation keeps being retried in the background for that long, so
+// the other instances' reads stop finding it as soon as Redis answers.
+func (c *SessionCache) must(ctx context.Context, op string, f func(context.Context) error) {
+	var err error
+	for i := range 3 {
+		if err = f(ctx); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(25<<i) * time.Millisecond)
 	}
+	until := time.Now().Add(MaxCacheTTL + time.Minute)
+	c.bypassUntil.Store(until.UnixMilli())
+	c.log.ErrorContext(ctx, "session cache "+op+" failed; bypassing the cache here and "+
+		"retrying", "err", err)
+	go func() {
+		bg := context.Background()
+		for time.Now().Before(until) {
+			time.Sleep(2 * time.Second)
+			if f(bg) == nil {
+				return
+			}
+		}
+	}()
 }
 
 // Failures is a core.FailureStore in Redis: a hash per account with the
