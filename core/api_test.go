@@ -632,3 +632,22 @@ func TestThrottleDoesNotRevealAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8UserAgent: header bytes that are not UTF-8 are cleaned
+// before they reach a row (PostgreSQL would refuse them and turn a
+// sign-in into a 500).
+func TestInvalidUTF8UserAgent(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, env *apitest.Env) {
+		c := env.Client()
+		c.Header.Set("User-Agent", "agent\xff\xfe/1.0 "+strings.Repeat("é", 400))
+		r := c.Do("POST", "/api/auth/sign-up/email",
+			map[string]any{"email": "utf@example.com", "password": pw, "name": "U"})
+		if r.Status != 200 {
+			t.Fatalf("sign-up: %d %s", r.Status, r.Body)
+		}
+		ua := c.Do("GET", "/api/auth/get-session", nil).JSON["session"].(map[string]any)["userAgent"].(string)
+		if !strings.HasPrefix(ua, "agent/1.0 é") || len(ua) > 512 {
+			t.Errorf("stored user agent %q (%d bytes)", ua[:20], len(ua))
+		}
+	})
+}

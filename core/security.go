@@ -51,7 +51,7 @@ func (e *Engine) SecurityTx(ctx context.Context, q db.Querier, r *Request, userI
 		slog.String("user_id", userID), slog.String("ip", m.IP))
 	_, err := q.Exec(ctx, "INSERT INTO security_events (id, user_id, event, outcome, "+
 		"ip_address, user_agent, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		e.NewID(), uid, event, outcome, m.IP, truncate(m.UserAgent, 512), det, e.Now())
+		e.NewID(), uid, event, outcome, m.IP, ClipText(m.UserAgent, 512), det, e.Now())
 	if err != nil {
 		e.Log.WarnContext(ctx, "security event not stored", "event", event, "err", err)
 	}

@@ -54,7 +54,7 @@ func (e *Engine) CreateSession(ctx context.Context, q db.Querier, userID string,
 	s := &Session{
 		ID: e.NewID(), Token: secure.GenerateID(), UserID: userID,
 		ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
-		IPAddress: m.IP, UserAgent: truncate(m.UserAgent, 512), DontRemember: !rememberMe,
+		IPAddress: m.IP, UserAgent: ClipText(m.UserAgent, 512), DontRemember: !rememberMe,
 	}
 	if err := e.insertSession(ctx, q, s); err != nil {
 		return nil, err
@@ -223,8 +223,12 @@ func (e *Engine) Fresh(s *Session) bool {
 	return fa == 0 || e.Now().Sub(s.CreatedAt) < fa
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
+// ClipText makes client-supplied text storable: valid UTF-8 (PostgreSQL
+// text refuses anything else; invalid bytes are dropped) and at most n
+// bytes, cut on a rune boundary. User agents and other header values go
+// through it before they reach a row.
+func ClipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
 	if len(s) <= n {
 		return s
 	}

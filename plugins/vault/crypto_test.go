@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mana/mana-auth/core"
 )
 
 type wycheproofFile struct {
@@ -256,9 +258,9 @@ func TestClip(t *testing.T) {
 		{"abcdé", "abcd"}, // é is two bytes; cut at 5 would split it
 		{"ab\xffcd", "abcd"},
 	} {
-		got := clip(tc.in, 5)
+		got := core.ClipText(tc.in, 5)
 		if got != tc.want || !utf8.ValidString(got) {
-			t.Errorf("clip(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("ClipText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/mana/mana-auth/core"
@@ -414,7 +413,7 @@ func (p *Plugin) fail(ctx context.Context, r *core.Request, action string,
 func (p *Plugin) audit(ctx context.Context, q db.Querier, r *core.Request, action,
 	outcome string, now time.Time) error {
 	return insertAudit(ctx, q, p.e.NewID(), r.User.ID, action, outcome, r.ClientIP,
-		clip(r.UserAgent, maxUserAgent), now)
+		core.ClipText(r.UserAgent, maxUserAgent), now)
 }
 
 // read runs a read-only fn for userID: on PostgreSQL in a transaction bound
@@ -441,16 +440,6 @@ func decodeFixed(s string, n int) ([]byte, bool) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-// clip makes s valid UTF-8 (PostgreSQL text refuses anything else) and at
-// most n bytes, cut at a rune boundary.
-func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "")
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
 
 // mustSub returns the subtree dir of an embedded FS that is known to exist.
 func mustSub(f fs.FS, dir string) fs.FS {
