@@ -54,6 +54,18 @@ type Config struct {
 	// Warnings lists the development fallbacks Load applied; the server logs
 	// each one at start-up.
 	Warnings []string
+
+	getenv func(string) string
+}
+
+// Env reads a plugin's own setting from the environment LoadConfig was
+// given, so plugins see the same variables as the core (os.Getenv for a
+// Config not made by LoadConfig).
+func (c *Config) Env(k string) string {
+	if c.getenv == nil {
+		return os.Getenv(k)
+	}
+	return c.getenv(k)
 }
 
 // SMTPSettings configures the SMTP mailer; an empty Host means "no SMTP".
@@ -117,6 +129,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	c := &Config{
+		getenv:            getenv,
 		BasePath:          "/api/auth",
 		CookiePrefix:      "mana",
 		Session:           DefaultSessionSettings(),

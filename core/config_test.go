@@ -86,3 +86,10 @@ func TestRateLimitSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigEnvIsTheLoadedEnvironment(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{"JWT_ISSUER": "https://iss"}))
+	if err != nil || c.Env("JWT_ISSUER") != "https://iss" || c.Env("NOPE") != "" {
+		t.Errorf("Env: %q, %v", c.Env("JWT_ISSUER"), err)
+	}
+}

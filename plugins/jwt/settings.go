@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ type Settings struct {
 // Option changes how New builds the plugin.
 type Option func(*Plugin)
 
-// WithGetenv reads the settings through getenv instead of os.Getenv.
+// WithGetenv reads the settings through getenv instead of cfg.Env.
 func WithGetenv(getenv func(string) string) Option {
 	return func(p *Plugin) { p.getenv = getenv }
 }
@@ -46,7 +45,7 @@ func WithGetenv(getenv func(string) string) Option {
 // naming the variable.
 func loadSettings(cfg *core.Config, getenv func(string) string) (Settings, error) {
 	if getenv == nil {
-		getenv = os.Getenv
+		getenv = cfg.Env
 	}
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	s := Settings{

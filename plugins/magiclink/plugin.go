@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +80,7 @@ var (
 // an Option replaces them; a bad variable makes Init fail.
 func New(cfg *core.Config, opts ...Option) *Plugin {
 	p := &Plugin{cfg: cfg, m: newMetrics()}
-	p.set, p.setErr = SettingsFromEnv(os.Getenv)
+	p.set, p.setErr = SettingsFromEnv(cfg.Env)
 	for _, o := range opts {
 		o(p)
 	}

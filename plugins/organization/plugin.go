@@ -5,7 +5,6 @@ import (
 	"embed"
 	"io/fs"
 	"log/slog"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -48,7 +47,7 @@ type Option func(*Options)
 // INVITATION_URL environment variables (see LoadOptions), then applies
 // opts. A bad setting is reported by Init.
 func New(cfg *core.Config, opts ...Option) *Plugin {
-	o, err := LoadOptions(os.Getenv)
+	o, err := LoadOptions(cfg.Env)
 	for _, fn := range opts {
 		fn(&o)
 	}

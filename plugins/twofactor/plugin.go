@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +156,7 @@ var (
 // an Option replaces them; a bad variable makes Init fail.
 func New(cfg *core.Config, opts ...Option) *Plugin {
 	p := &Plugin{cfg: cfg, m: newMetrics()}
-	p.set, p.setErr = SettingsFromEnv(os.Getenv)
+	p.set, p.setErr = SettingsFromEnv(cfg.Env)
 	for _, o := range opts {
 		o(p)
 	}
