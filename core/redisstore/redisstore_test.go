@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,70 +54,6 @@ func TestSessionCacheRoundTripAndRaces(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP to Redis until cut; restore listens again.
-type proxy struct {
-	addr  string
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{addr: ln.Addr().String()}
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", "127.0.0.1:6379")
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) restore(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
 // A revocation that cannot reach Redis: this instance stops serving the
 // cache at once, and the delete is retried until Redis has it, so other
 // instances stop finding the session too.
@@ -127,8 +61,8 @@ func TestSessionCacheFailsClosed(t *testing.T) {
 	direct := apitest.Redis(t) // skips without Redis
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	other := redisstore.NewSessionCache(direct, discard)
-	px := newProxy(t)
-	viaProxy := redis.NewClient(&redis.Options{Addr: px.addr, MaxRetries: -1,
+	px := apitest.NewCutProxy(t, direct.Options().Addr)
+	viaProxy := redis.NewClient(&redis.Options{Addr: px.Addr, MaxRetries: -1,
 		DialTimeout: 100 * time.Millisecond})
 	defer viaProxy.Close()
 	c := redisstore.NewSessionCache(viaProxy, discard)
@@ -138,9 +72,9 @@ func TestSessionCacheFailsClosed(t *testing.T) {
 		t.Fatal("not cached")
 	}
 
-	px.cut()
+	px.Cut()
 	c.Delete(ctx, "u1", "tokA") // fails: Redis unreachable from this instance
-	px.restore(t)
+	px.Restore()
 	if _, ok := c.Get(ctx, "tokA"); ok {
 		t.Error("this instance served a session whose revocation failed")
 	}
