@@ -2,8 +2,11 @@ package core
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/mana/mana-auth/core/mail"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -91,5 +94,26 @@ func TestConfigEnvIsTheLoadedEnvironment(t *testing.T) {
 	c, err := LoadConfig(envOf(map[string]string{"JWT_ISSUER": "https://iss"}))
 	if err != nil || c.Env("JWT_ISSUER") != "https://iss" || c.Env("NOPE") != "" {
 		t.Errorf("Env: %q, %v", c.Env("JWT_ISSUER"), err)
+	}
+}
+
+// In production without SMTP, mail fails instead of going to the log, where
+// reset and sign-in links would be secrets in plain sight.
+func TestProductionNeverLogsMail(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{"NODE_ENV": "production",
+		"BASE_URL": "https://auth.mana.how", "AUTH_SECRET": strings.Repeat("s", 40),
+		"MANA_AUTH_KEK": strings.Repeat("A", 43) + "="}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	e, err := New(c, nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Mail.Send(t.Context(), mail.Message{To: "a@b.co", Subject: "s",
+		Text: "secret-link-123"})
+	if err == nil || strings.Contains(logs.String(), "secret-link-123") {
+		t.Errorf("send err %v, logs %q", err, logs.String())
 	}
 }

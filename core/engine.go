@@ -87,6 +87,10 @@ func New(cfg *Config, d db.DB, o Options) (*Engine, error) {
 	}
 	if e.Mail == nil {
 		e.Mail = mail.NewLog(o.Logger)
+		if cfg.Production {
+			// Logged mail carries reset and sign-in links: never in production.
+			e.Mail = undeliverable{}
+		}
 	}
 	e.Cookies = newCookies(e)
 	e.Metrics = newMetrics(e, o.Registry)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"time"
 
@@ -80,4 +81,14 @@ func (e *Engine) SendVerificationEmail(u *User, callbackURL string) {
 	}
 	e.SendMail(mail.KindVerifyEmail, u.Email, mail.Data{URL: link, Email: u.Email,
 		Name: u.Name, ExpiresIn: e.Config.Session.VerifyTokenTTL})
+}
+
+// undeliverable is the mailer of a production server without SMTP: every
+// send fails (and is logged as failed, without the message), because
+// writing mail to the log would put secrets there.
+type undeliverable struct{}
+
+// Send implements mail.Sender.
+func (undeliverable) Send(context.Context, mail.Message) error {
+	return errors.New("no SMTP server configured (SMTP_HOST)")
 }
