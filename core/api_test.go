@@ -292,6 +292,11 @@ func TestChangePassword(t *testing.T) {
 		if r := env.Client().SignIn("frank@example.com", "next-"+pw); r.Status != 200 {
 			t.Errorf("new password: %d", r.Status)
 		}
+		la := c.Do("GET", "/api/auth/list-accounts", nil)
+		if la.Status != 200 || !strings.Contains(string(la.Body), `"providerId":"credential"`) ||
+			strings.Contains(string(la.Body), "password") {
+			t.Errorf("list-accounts: %d %s", la.Status, la.Body)
+		}
 		if r := c.Do("POST", "/api/auth/verify-password", map[string]any{"password": "x1234567"}); r.Status != 400 {
 			t.Errorf("verify-password wrong: %d", r.Status)
 		}

@@ -43,6 +43,7 @@ func (e *Engine) Routes() []Route {
 		r("POST", "/delete-user", "delete-user", AuthSensitive, e.hDeleteUser),
 		r("GET", "/delete-user/callback", "delete-user/callback", AuthSensitive,
 			e.hDeleteCallback),
+		r("GET", "/list-accounts", "list-accounts", AuthRequired, e.hListAccounts),
 		r("GET", "/ok", "ok", AuthNone, e.hOK),
 		r("GET", "/error", "error", AuthNone, e.hError),
 	}
@@ -517,6 +518,36 @@ func (e *Engine) hDeleteCallback(ctx context.Context, r *Request) (*Response, er
 	}
 	resp.Cookies = e.Cookies.ClearSession()
 	return resp, nil
+}
+
+// accountView is a linked account as list-accounts shows it: never a
+// password or provider token.
+type accountView struct {
+	ID         string   `json:"id"`
+	ProviderID string   `json:"providerId"`
+	AccountID  string   `json:"accountId"`
+	UserID     string   `json:"userId"`
+	CreatedAt  Time     `json:"createdAt"`
+	UpdatedAt  Time     `json:"updatedAt"`
+	Scopes     []string `json:"scopes"`
+}
+
+func (e *Engine) hListAccounts(ctx context.Context, r *Request) (*Response, error) {
+	accts, err := e.Accounts(ctx, e.DB, r.User.ID)
+	if err != nil {
+		return nil, e.dbError(ctx, "list accounts", err)
+	}
+	out := make([]accountView, 0, len(accts))
+	for _, a := range accts {
+		v := accountView{ID: a.ID, ProviderID: a.ProviderID, AccountID: a.AccountID,
+			UserID: a.UserID, CreatedAt: Time{a.CreatedAt}, UpdatedAt: Time{a.UpdatedAt},
+			Scopes: []string{}}
+		if a.Scope != nil && *a.Scope != "" {
+			v.Scopes = strings.Split(*a.Scope, ",")
+		}
+		out = append(out, v)
+	}
+	return JSON(out), nil
 }
 
 func (e *Engine) hOK(ctx context.Context, r *Request) (*Response, error) {

@@ -301,6 +301,18 @@ describe('account', () => {
             400, 'EMAIL_CAN_NOT_BE_UPDATED', 'update-user email');
     });
 
+    test('listAccounts() shows the credential account without secrets', async () => {
+        const a = makeClient(stack);
+        const { data: up } = await signUpNew(a, { tag: 'accts' });
+        const list = ok(await a.listAccounts(), 'list-accounts');
+        assert.equal(list.length, 1);
+        assert.equal(list[0].providerId, 'credential');
+        assert.equal(list[0].accountId, up.user.id);
+        assert.deepEqual(list[0].scopes, []);
+        assert.ok(list[0].createdAt instanceof Date);
+        assert.equal(list[0].password, undefined);
+    });
+
     test('deleteUser({password}) removes the account', async () => {
         const a = makeClient(stack);
         const { email } = await signUpNew(a, { tag: 'del' });
