@@ -69,14 +69,6 @@ func (e *Engine) MarkEmailVerified(ctx context.Context, q db.Querier, userID str
 	return err
 }
 
-// RemovePassword deletes a user's credential account (the password a
-// previous, unverified party may have set).
-func (e *Engine) RemovePassword(ctx context.Context, q db.Querier, userID string) error {
-	_, err := q.Exec(ctx, "DELETE FROM accounts WHERE user_id = $1 AND provider_id = $2",
-		userID, CredentialProvider)
-	return err
-}
-
 // CallbackURL resolves a callback URL that the origin checker accepted
 // (relative paths against BASE_URL) and adds query parameters.
 func (e *Engine) CallbackURL(cb string, params url.Values) string {

@@ -62,9 +62,6 @@ type Request struct {
 	// Session and User are set by the session middleware.
 	Session *Session
 	User    *User
-	// SessionFromCookie is true when the session came from the cookie
-	// rather than a bearer header.
-	SessionFromCookie bool
 }
 
 // Param returns a path parameter.

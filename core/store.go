@@ -97,9 +97,6 @@ func (e *Engine) sessionDest(s *Session) ([]any, []any) {
 	return append(d, ext...), ext
 }
 
-// errNotFound is the internal "no such row" used by store helpers.
-var errNotFound = db.ErrNoRows
-
 func (e *Engine) scanUser(row db.Row) (*User, error) {
 	u := &User{}
 	dest, ext := e.userDest(u)
@@ -138,7 +135,7 @@ func (e *Engine) userWithPassword(ctx context.Context, email string) (*User, *st
 	return u, hash, nil
 }
 
-// passwordHash returns the credential hash of a user, errNotFound without one.
+// passwordHash returns the credential hash of a user, db.ErrNoRows without one.
 func (e *Engine) passwordHash(ctx context.Context, q db.Querier, userID string) (string, error) {
 	var hash *string
 	err := q.QueryRow(ctx, "SELECT password FROM accounts WHERE user_id = $1 "+
@@ -147,7 +144,7 @@ func (e *Engine) passwordHash(ctx context.Context, q db.Querier, userID string) 
 		return "", err
 	}
 	if hash == nil {
-		return "", errNotFound
+		return "", db.ErrNoRows
 	}
 	return *hash, nil
 }

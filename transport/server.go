@@ -170,7 +170,7 @@ func sessionMiddleware(e *core.Engine, mode core.AuthMode) endpoint.Middleware {
 			if mode == core.AuthFresh && !e.Fresh(st.Session) {
 				return nil, core.ErrSessionNotFresh
 			}
-			r.Session, r.User, r.SessionFromCookie = st.Session, st.User, fromCookie
+			r.Session, r.User = st.Session, st.User
 			resp, err := next(ctx, r)
 			if err == nil && st.Refreshed && fromCookie {
 				if out, ok := resp.(*core.Response); ok && out != nil && len(out.Cookies) == 0 {
@@ -399,11 +399,6 @@ func (s *Server) encodeError(ctx context.Context, err error, w http.ResponseWrit
 		body["code"] = ae.Code
 	}
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-// WriteError writes err with the one error encoder (for middleware).
-func (s *Server) WriteError(ctx context.Context, w http.ResponseWriter, err error) {
-	s.encodeError(ctx, err, w)
 }
 
 // cleanPath reports whether p is already canonical: no "//", "/./",
