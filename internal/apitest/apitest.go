@@ -312,3 +312,34 @@ func Redis(t testing.TB) *redis.Client {
 	})
 	return c
 }
+
+// User is a signed-up user: its id, email, session token and the client
+// holding its cookie.
+type User struct {
+	ID    string
+	Email string
+	Token string
+	C     *Client
+}
+
+// NewUser signs a user up through the API and fails the test otherwise.
+func (env *Env) NewUser(t testing.TB, email, password, name string) User {
+	t.Helper()
+	c := env.Client()
+	r := c.SignUp(email, password, name)
+	u, _ := r.JSON["user"].(map[string]any)
+	id, _ := u["id"].(string)
+	tok, _ := r.JSON["token"].(string)
+	if id == "" || tok == "" {
+		t.Fatalf("sign-up %s: %s", email, r.Body)
+	}
+	return User{ID: id, Email: email, Token: tok, C: c}
+}
+
+// Bearer returns a fresh client on env (which may be another instance)
+// that authenticates with the user's session token instead of a cookie.
+func (u User) Bearer(env *Env) *Client {
+	c := env.Client()
+	c.Header.Set("Authorization", "Bearer "+u.Token)
+	return c
+}

@@ -23,22 +23,11 @@ func options(env map[string]string) apitest.Options {
 	}}
 }
 
-type user struct {
-	ID    string
-	Email string
-	C     *apitest.Client
-}
+type user = apitest.User
 
 func signUp(t testing.TB, env *apitest.Env, email string) user {
 	t.Helper()
-	c := env.Client()
-	r := c.SignUp(email, pw, "Test")
-	u, _ := r.JSON["user"].(map[string]any)
-	id, _ := u["id"].(string)
-	if id == "" {
-		t.Fatalf("sign-up %s: %s", email, r.Body)
-	}
-	return user{ID: id, Email: email, C: c}
+	return env.NewUser(t, email, pw, "Test")
 }
 
 // signUpAdmin signs a user up and makes it an admin with the command

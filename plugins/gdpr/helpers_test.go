@@ -213,22 +213,11 @@ func (s stack) options() apitest.Options {
 }
 
 // user is a signed-up user with its cookie client.
-type user struct {
-	ID    string
-	Email string
-	C     *apitest.Client
-}
+type user = apitest.User
 
 func signUp(t testing.TB, env *apitest.Env, email string) user {
 	t.Helper()
-	c := env.Client()
-	r := c.SignUp(email, pw, "Test "+email)
-	u, _ := r.JSON["user"].(map[string]any)
-	id, _ := u["id"].(string)
-	if id == "" {
-		t.Fatalf("sign-up %s: %s", email, r.Body)
-	}
-	return user{ID: id, Email: email, C: c}
+	return env.NewUser(t, email, pw, "Test "+email)
 }
 
 // count runs a COUNT query on the auth database.

@@ -376,7 +376,7 @@ func TestConcurrentInit(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := u.bearer(env).Do("POST", base+"/init", nil)
+				r := u.Bearer(env).Do("POST", base+"/init", nil)
 				if r.Status != 200 {
 					t.Errorf("init %d: %d %s", i, r.Status, r.Body)
 					return

@@ -43,31 +43,11 @@ func options(kek string, previous ...string) apitest.Options {
 }
 
 // user is a signed-up user with its cookie client.
-type user struct {
-	ID    string
-	Token string
-	C     *apitest.Client
-}
+type user = apitest.User
 
 func signUp(t testing.TB, env *apitest.Env, email string) user {
 	t.Helper()
-	c := env.Client()
-	r := c.SignUp(email, pw, "Test")
-	u, _ := r.JSON["user"].(map[string]any)
-	id, _ := u["id"].(string)
-	tok, _ := r.JSON["token"].(string)
-	if id == "" || tok == "" {
-		t.Fatalf("sign-up %s: %s", email, r.Body)
-	}
-	return user{ID: id, Token: tok, C: c}
-}
-
-// bearer returns a fresh client that authenticates with the user's token
-// (on env, which may be another instance than the one that signed up).
-func (u user) bearer(env *apitest.Env) *apitest.Client {
-	c := env.Client()
-	c.Header.Set("Authorization", "Bearer "+u.Token)
-	return c
+	return env.NewUser(t, email, pw, "Test")
 }
 
 // mustKey decodes a standard-mode key answer and returns the master key.

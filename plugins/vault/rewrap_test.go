@@ -56,7 +56,7 @@ func TestKEKRotation(t *testing.T) {
 
 		// Lazy: /key under B opens A's wrap and rewraps it.
 		lazy := users[0]
-		r = lazy.bearer(envB).Do("GET", base+"/key", nil)
+		r = lazy.Bearer(envB).Do("GET", base+"/key", nil)
 		if got := mustKey(t, r); !bytes.Equal(got, keys[lazy.ID]) ||
 			r.JSON["kekId"] != vault.KEKID(kekB) {
 			t.Fatalf("lazy rewrap: %s", r.Body)
@@ -116,12 +116,12 @@ func TestKEKRotation(t *testing.T) {
 		oC.Dialect, oC.DB = d.Dialect(), d
 		envC := apitest.New(t, oC)
 		for _, u := range users[:5] {
-			got := mustKey(t, u.bearer(envC).Do("GET", base+"/key", nil))
+			got := mustKey(t, u.Bearer(envC).Do("GET", base+"/key", nil))
 			if !bytes.Equal(got, keys[u.ID]) {
 				t.Errorf("%s: key changed by the rotation", u.ID)
 			}
 		}
-		r = zk.bearer(envC).Do("GET", base+"/key", nil)
+		r = zk.Bearer(envC).Do("GET", base+"/key", nil)
 		if r.JSON["requiresRecoveryCode"] != true {
 			t.Errorf("zk user: %s", r.Body)
 		}
@@ -131,7 +131,7 @@ func TestKEKRotation(t *testing.T) {
 		oD := options(c)
 		oD.Dialect, oD.DB = d.Dialect(), d
 		envD := apitest.New(t, oD)
-		wantError(t, users[1].bearer(envD).Do("GET", base+"/key", nil), 500,
+		wantError(t, users[1].Bearer(envD).Do("GET", base+"/key", nil), 500,
 			"INTERNAL_SERVER_ERROR")
 		var out strings.Builder
 		err = vault.RunCommand(ctx, envD.Engine.Plugin("vault").(*vault.Plugin),
