@@ -105,12 +105,23 @@ func (r *Request) Bind(dst any) error {
 	return ErrBadRequest
 }
 
-// Required returns VALIDATION_ERROR when a required string is empty.
-func Required(field, value string) error {
-	if value == "" {
-		return ValidationError("body."+field, "Invalid input: expected string, received undefined")
+// Required takes pairs of body field names and values and returns
+// VALIDATION_ERROR for the first value that is empty:
+// Required("email", in.Email, "password", in.Password).
+func Required(nameValues ...string) error {
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if nameValues[i+1] == "" {
+			return MissingField("body."+nameValues[i], "string")
+		}
 	}
 	return nil
+}
+
+// MissingField is Better Auth's validation error for an absent field of
+// the given JavaScript type ("string", "boolean", "object", …); path is
+// "body.<field>" or "query.<field>".
+func MissingField(path, jsType string) *APIError {
+	return ValidationError(path, "Invalid input: expected "+jsType+", received undefined")
 }
 
 // ValidationError builds Better Auth's validation error for one field.

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"html"
 	"net/http"
 	"net/url"
@@ -85,10 +84,10 @@ func (e *Engine) hSignUp(ctx context.Context, r *Request) (*Response, error) {
 		return nil, err
 	}
 	if in.Name == nil {
-		return nil, ValidationError("body.name", "Invalid input: expected string, received undefined")
+		return nil, MissingField("body.name", "string")
 	}
-	if err := errors.Join(Required("email", in.Email), Required("password", in.Password)); err != nil {
-		return nil, firstError(err)
+	if err := Required("email", in.Email, "password", in.Password); err != nil {
+		return nil, err
 	}
 	res, err := e.SignUp(ctx, r, SignUpInput{Name: *in.Name, Email: in.Email,
 		Password: in.Password, Image: in.Image, RememberMe: in.RememberMe == nil || *in.RememberMe,
@@ -115,8 +114,8 @@ func (e *Engine) hSignIn(ctx context.Context, r *Request) (*Response, error) {
 	if err := r.Bind(&in); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(Required("email", in.Email), Required("password", in.Password)); err != nil {
-		return nil, firstError(err)
+	if err := Required("email", in.Email, "password", in.Password); err != nil {
+		return nil, err
 	}
 	res, err := e.SignInPassword(ctx, r, in.Email, in.Password,
 		in.RememberMe == nil || *in.RememberMe)
@@ -135,14 +134,6 @@ func (e *Engine) hSignIn(ctx context.Context, r *Request) (*Response, error) {
 	}
 	resp.Cookies = res.Cookies
 	return resp, nil
-}
-
-func firstError(err error) error {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return err
 }
 
 func (e *Engine) hSignOut(ctx context.Context, r *Request) (*Response, error) {
@@ -251,9 +242,9 @@ func (e *Engine) hChangePassword(ctx context.Context, r *Request) (*Response, er
 	if err := r.Bind(&in); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(Required("newPassword", in.NewPassword),
-		Required("currentPassword", in.CurrentPassword)); err != nil {
-		return nil, firstError(err)
+	if err := Required("newPassword", in.NewPassword,
+		"currentPassword", in.CurrentPassword); err != nil {
+		return nil, err
 	}
 	s, err := e.ChangePassword(ctx, r, in.CurrentPassword, in.NewPassword,
 		in.RevokeOtherSessions)
@@ -355,7 +346,7 @@ func (e *Engine) hVerifyPassword(ctx context.Context, r *Request) (*Response, er
 func (e *Engine) hVerifyEmail(ctx context.Context, r *Request) (*Response, error) {
 	tok, cb := r.Query.Get("token"), r.Query.Get("callbackURL")
 	if tok == "" {
-		return nil, ValidationError("query.token", "Invalid input: expected string, received undefined")
+		return nil, MissingField("query.token", "string")
 	}
 	u, err := e.VerifyEmailToken(ctx, r, tok)
 	if err != nil {
@@ -505,7 +496,7 @@ func (e *Engine) hDeleteUser(ctx context.Context, r *Request) (*Response, error)
 func (e *Engine) hDeleteCallback(ctx context.Context, r *Request) (*Response, error) {
 	tok, cb := r.Query.Get("token"), r.Query.Get("callbackURL")
 	if tok == "" {
-		return nil, ValidationError("query.token", "Invalid input: expected string, received undefined")
+		return nil, MissingField("query.token", "string")
 	}
 	if err := e.DeleteUserWithToken(ctx, r, tok); err != nil {
 		return nil, err

@@ -149,7 +149,8 @@ func (e *Engine) LookupSession(ctx context.Context, token string, noRefresh,
 	}
 	st := SessionState{Session: s, User: u}
 	cfg := e.Config.Session
-	if noRefresh || s.DontRemember || s.ExpiresAt.Add(-cfg.ExpiresIn).Add(cfg.UpdateAge).After(now) {
+	lastExtended := s.ExpiresAt.Add(-cfg.ExpiresIn)
+	if noRefresh || s.DontRemember || lastExtended.Add(cfg.UpdateAge).After(now) {
 		return st, nil
 	}
 	exp := now.Add(cfg.ExpiresIn)

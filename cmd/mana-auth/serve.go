@@ -65,7 +65,8 @@ func (a *app) wire(ctx context.Context, applyMigrations bool) error {
 	var sender mail.Sender
 	if a.cfg.SMTP.Host != "" {
 		s, err := mail.NewSMTP(mail.SMTPConfig{Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port,
-			User: a.cfg.SMTP.User, Pass: a.cfg.SMTP.Pass, From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS})
+			User: a.cfg.SMTP.User, Pass: a.cfg.SMTP.Pass, From: a.cfg.SMTP.From,
+			TLS: a.cfg.SMTP.TLS})
 		if err != nil {
 			return &core.ConfigError{Var: "SMTP_HOST", Err: err}
 		}

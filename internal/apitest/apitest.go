@@ -151,7 +151,8 @@ func New(t testing.TB, o Options) *Env {
 // Logger is the test logger: quiet unless MANA_TEST_LOG is set.
 func Logger() *slog.Logger {
 	if os.Getenv("MANA_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o := &slog.HandlerOptions{Level: slog.LevelDebug}
+		return slog.New(slog.NewTextHandler(os.Stderr, o))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

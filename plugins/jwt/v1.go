@@ -100,8 +100,7 @@ func (p *Plugin) hRegister(ctx context.Context, r *core.Request) (*core.Response
 		return nil, err
 	}
 	if in.Name == nil {
-		return nil, core.ValidationError("body.name",
-			"Invalid input: expected string, received undefined")
+		return nil, core.MissingField("body.name", "string")
 	}
 	res, err := p.e.SignUp(ctx, r, core.SignUpInput{Name: *in.Name, Email: in.Email,
 		Password: in.Password, Image: in.Image, RememberMe: true})
@@ -143,11 +142,9 @@ func (p *Plugin) hTwoFactor(ctx context.Context, r *core.Request) (*core.Respons
 	if err := r.Bind(&in); err != nil {
 		return nil, err
 	}
-	for _, f := range [][2]string{{"twoFactorToken", in.TwoFactorToken}, {"code", in.Code},
-		{"method", in.Method}} {
-		if err := core.Required(f[0], f[1]); err != nil {
-			return nil, err
-		}
+	if err := core.Required("twoFactorToken", in.TwoFactorToken, "code", in.Code,
+		"method", in.Method); err != nil {
+		return nil, err
 	}
 	switch in.Method {
 	case "totp", "otp", "backup":

@@ -104,8 +104,7 @@ func (p *Plugin) hVerify(ctx context.Context, r *core.Request) (*core.Response, 
 	q := r.Query
 	tok := q.Get("token")
 	if tok == "" {
-		return nil, core.ValidationError("query.token",
-			"Invalid input: expected string, received undefined")
+		return nil, core.MissingField("query.token", "string")
 	}
 	cbRaw := q.Get("callbackURL")
 	cb := cbRaw

@@ -427,8 +427,7 @@ func (p *Plugin) hGetInvitation(ctx context.Context, r *core.Request) (*core.Res
 	}
 	id := arg(r, "id")
 	if id == "" {
-		return nil, core.ValidationError("query.id",
-			"Invalid input: expected string, received undefined")
+		return nil, core.MissingField("query.id", "string")
 	}
 	inv, err := p.recipientInvitation(ctx, r, id, true, errInvitationNotFound,
 		forbidden("EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION"))

@@ -413,8 +413,7 @@ func (p *Plugin) hHasPermission(ctx context.Context, r *core.Request) (*core.Res
 		raw, ok = r.Body["permission"] // Better Auth's deprecated name
 	}
 	if !ok {
-		return nil, core.ValidationError("body.permissions",
-			"Invalid input: expected record, received undefined")
+		return nil, core.MissingField("body.permissions", "record")
 	}
 	perms, err := ParsePermissions(raw)
 	if err != nil {

@@ -151,8 +151,7 @@ func (p *Plugin) hUpdate(ctx context.Context, r *core.Request) (*core.Response, 
 		return nil, err
 	}
 	if in.Data == nil {
-		return nil, core.ValidationError("body.data",
-			"Invalid input: expected object, received undefined")
+		return nil, core.MissingField("body.data", "object")
 	}
 	var raw map[string]json.RawMessage
 	_ = json.Unmarshal(r.Body["data"], &raw)

@@ -25,7 +25,7 @@ func roleOrg(r *core.Request, id string, missing *core.APIError) (string, error)
 // parseStatements decodes a role's permission object.
 func parseStatements(raw json.RawMessage, path string) (Statements, error) {
 	if len(raw) == 0 {
-		return nil, core.ValidationError(path, "Invalid input: expected record, received undefined")
+		return nil, core.MissingField(path, "record")
 	}
 	var s Statements
 	if err := json.Unmarshal(raw, &s); err != nil || s == nil {
@@ -164,8 +164,7 @@ func (p *Plugin) hUpdateRole(ctx context.Context, r *core.Request) (*core.Respon
 		return nil, err
 	}
 	if in.Data == nil {
-		return nil, core.ValidationError("body.data",
-			"Invalid input: expected object, received undefined")
+		return nil, core.MissingField("body.data", "object")
 	}
 	var perm Statements
 	if len(in.Data.Permission) > 0 {

@@ -89,8 +89,7 @@ func (p *Plugin) hUpdateTeam(ctx context.Context, r *core.Request) (*core.Respon
 		return nil, err
 	}
 	if in.Data == nil {
-		return nil, core.ValidationError("body.data",
-			"Invalid input: expected object, received undefined")
+		return nil, core.MissingField("body.data", "object")
 	}
 	if in.Data.Name != nil {
 		if err := nonEmpty("body.data.name", *in.Data.Name); err != nil {

@@ -58,7 +58,7 @@ func stringList(raw json.RawMessage, path string) ([]string, error) {
 // requireString is core.Required with a body path, for nested fields.
 func requireString(path string, v *string) error {
 	if v == nil {
-		return core.ValidationError(path, "Invalid input: expected string, received undefined")
+		return core.MissingField(path, "string")
 	}
 	return nil
 }

@@ -264,8 +264,7 @@ func (p *Plugin) hZeroKnowledge(ctx context.Context, r *core.Request) (*core.Res
 		return nil, p.fail(ctx, r, actionZK, err)
 	}
 	if in.Enable == nil {
-		return nil, p.fail(ctx, r, actionZK, core.ValidationError("body.enable",
-			"Invalid input: expected boolean, received undefined"))
+		return nil, p.fail(ctx, r, actionZK, core.MissingField("body.enable", "boolean"))
 	}
 	if *in.Enable {
 		return p.enableZK(ctx, r)
